@@ -1,0 +1,49 @@
+import { PROTOCOL_VERSION, type Trail, type TrailHop } from '../../protocol/index.js';
+import type { HopRecord, TracebackContext } from './types.js';
+
+function trailHop(h: HopRecord): TrailHop {
+  const hop: TrailHop = {
+    hop: h.hop,
+    hopId: h.hopId,
+    provider: h.provider,
+    askedAt: h.askedAt,
+    deadline: h.deadline,
+    remindedAt: [...h.remindedAt],
+    status: h.status,
+    deadlineKept: h.status === 'answered' && h.answeredAt !== undefined && h.answeredAt <= h.deadline,
+  };
+  if (h.downstream !== undefined) hop.downstream = h.downstream;
+  if (h.answeredAt !== undefined) hop.answeredAt = h.answeredAt;
+  if (h.answer !== undefined) hop.answer = h.answer;
+  return hop;
+}
+
+/** Builds the trail of a finished traceback. Deterministic: the same context gives the same trail. */
+export function buildTrail(context: TracebackContext): Trail {
+  if (context.outcome === undefined || context.endedAt === undefined) {
+    throw new Error(`traceback ${context.tracebackId} has not ended`);
+  }
+  const last = context.hops[context.hops.length - 1];
+  if (last === undefined) throw new Error(`traceback ${context.tracebackId} has no hops`);
+  const trail: Trail = {
+    v: PROTOCOL_VERSION,
+    kind: 'trail',
+    tracebackId: context.tracebackId,
+    call: context.call,
+    requester: context.requester,
+    terminatingProvider: context.terminatingProvider,
+    startedAt: context.startedAt,
+    endedAt: context.endedAt,
+    outcome: context.outcome,
+    reason: context.reason ?? context.outcome,
+    hops: context.hops.map(trailHop),
+    endProvider: last.provider,
+  };
+  if (last.answer?.type === 'originator') {
+    trail.origin = { provider: last.provider, customer: last.answer.customer, action: last.answer.action };
+  }
+  if (last.answer?.type === 'foreign_entry') {
+    trail.entry = { provider: last.provider, foreignCarrier: last.answer.carrier, country: last.answer.country };
+  }
+  return trail;
+}

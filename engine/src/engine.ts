@@ -1,0 +1,378 @@
+import { connect, type NatsConnection, type Subscription, type Msg } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import {
+  ErrorCode,
+  OUTCOMES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  Buckets,
+  Streams,
+  Subjects,
+  decodeCancelTraceback,
+  decodeHopAnswer,
+  decodeStartTraceback,
+  decodeStatusRequest,
+  encodeMessage,
+  errorMessage,
+  newTracebackId,
+  parseHopId,
+  tracebackIdForRequest,
+  type Outcome,
+  type StatusReply,
+} from '../../protocol/index.js';
+import { OutboxCheckpoint } from './checkpoint.js';
+import { ensureError, RetryableError } from './errors.js';
+import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
+import { readCheckpoint, recoverOutboxes, writeCheckpoint } from './recovery.js';
+import { TimerService } from './timer-service.js';
+import { ENGINE_ANSWER_CONSUMER, ensureTopology, type Topology } from './topology.js';
+import { TracebackHost, type HostStats } from './traceback-host.js';
+import { Attr, withSpan } from './tracing.js';
+
+/**
+ * Lifecycle of an engine:
+ * - `starting`: connecting, creating streams, replaying outboxes, loading timers;
+ * - `running`: consuming answers, firing timers, serving the API;
+ * - `draining`: no new work taken; in-flight work finishes and the checkpoint is saved;
+ * - `stopped`: everything released;
+ * - `failed`: start-up or a fatal error; see `closed()`.
+ */
+export type EngineState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+export interface EngineStats extends HostStats {
+  answersApplied: number;
+  answersDuplicate: number;
+  answersRejected: number;
+  started: number;
+  timersFired: number;
+  timersPending: number;
+  checkpoint: number;
+}
+
+const RETRY_LIMIT_MS = 60_000;
+
+/** The actor host: one process that advances tracebacks durably. */
+export class Engine implements AsyncDisposable {
+  state: EngineState = 'starting';
+  private nc!: NatsConnection;
+  private ownsConnection = false;
+  private js!: JetStreamClient;
+  private jsm!: JetStreamManager;
+  private topology!: Topology;
+  private host!: TracebackHost;
+  private timers!: TimerService;
+  private checkpoint!: OutboxCheckpoint;
+  private messages: ConsumerMessages | undefined;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly intervals: NodeJS.Timeout[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private consumeLoop: Promise<void> | undefined;
+  private savedCheckpoint = 0;
+  private closedResolve!: (err: Error | undefined) => void;
+  private readonly closedPromise = new Promise<Error | undefined>((resolve) => (this.closedResolve = resolve));
+  private readonly counters = { answersApplied: 0, answersDuplicate: 0, answersRejected: 0, started: 0, timersFired: 0 };
+  readonly options: CompiledEngineOptions;
+  private readonly logger: Logger;
+
+  private constructor(options: EngineOptions) {
+    this.options = compileOptions(options);
+    this.logger = this.options.logger;
+  }
+
+  /** Connects, prepares storage, recovers, and starts processing. */
+  static async start(options: EngineOptions = {}): Promise<Engine> {
+    const engine = new Engine(options);
+    try {
+      await engine.boot();
+    } catch (err) {
+      engine.state = 'failed';
+      await engine.release();
+      engine.closedResolve(ensureError(err));
+      throw err;
+    }
+    return engine;
+  }
+
+  /** Resolves when the engine stops: `undefined` after a clean stop, the error otherwise. */
+  closed(): Promise<Error | undefined> {
+    return this.closedPromise;
+  }
+
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
+  private async boot(): Promise<void> {
+    const o = this.options;
+    if (o.connection) {
+      this.nc = o.connection;
+    } else {
+      this.nc = await connect({ servers: o.servers, name: o.name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      this.ownsConnection = true;
+    }
+    this.js = jetstream(this.nc);
+    this.jsm = await jetstreamManager(this.nc);
+    this.topology = await ensureTopology(this.nc, this.jsm, o.replicas, o.concurrency);
+    this.savedCheckpoint = await readCheckpoint(this.topology.meta);
+    this.checkpoint = new OutboxCheckpoint(this.savedCheckpoint);
+    this.timers = new TimerService(
+      this.topology.timers,
+      o.clock,
+      (payload, at) => this.onTimer(payload.tracebackId, payload.timer, at),
+      this.logger,
+      o.timerTickMs,
+    );
+    this.host = new TracebackHost({
+      js: this.js,
+      jsm: this.jsm,
+      actors: this.topology.actors,
+      timers: this.timers,
+      checkpoint: this.checkpoint,
+      clock: o.clock,
+      logger: this.logger,
+      idleEvictionMs: o.idleEvictionMs,
+      maxLiveActors: o.maxLiveActors,
+    });
+    // Timers first: recovery may cancel or reschedule them.
+    const timers = await this.timers.load();
+    const recovery = await recoverOutboxes(this.js, this.jsm, this.topology.meta, this.host, this.logger);
+    this.savedCheckpoint = recovery.lastSequence;
+    this.checkpoint.observe(recovery.lastSequence);
+
+    this.serve(Subjects.start, (msg) => this.onStart(msg));
+    this.serve(Subjects.cancel, (msg) => this.onCancel(msg));
+    this.serve(Subjects.status, (msg) => this.onStatus(msg));
+    this.consumeLoop = this.consumeAnswers();
+    this.timers.start();
+    this.every(o.checkpointIntervalMs, () => this.saveCheckpoint());
+    this.every(Math.max(1000, Math.min(o.idleEvictionMs, 10_000)), async () => this.host.sweep());
+    this.state = 'running';
+    this.logger.info(
+      { server: this.nc.info?.version, timers, replayed: recovery.replayed, deadlineMs: o.hopDeadlineMs },
+      'engine running',
+    );
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    const handle = setInterval(() => {
+      fn().catch((err: unknown) => this.logger.warn({ err }, 'periodic task failed'));
+    }, ms);
+    handle.unref();
+    this.intervals.push(handle);
+  }
+
+  private serve(subject: string, handler: (msg: Msg) => Promise<Uint8Array>): void {
+    const sub = this.nc.subscribe(subject, {
+      queue: 'robotrace-engine',
+      callback: (err, msg) => {
+        if (err) return;
+        const work = handler(msg)
+          .catch((e: unknown) => encodeMessage(errorMessage(ProtocolError.is(e) ? e : this.unavailable(e))))
+          .then((reply) => {
+            if (msg.reply) msg.respond(reply);
+          })
+          .catch((e: unknown) => this.logger.warn({ err: e, subject }, 'could not reply'));
+        this.track(work);
+      },
+    });
+    this.subscriptions.push(sub);
+  }
+
+  private unavailable(err: unknown): ProtocolError {
+    this.logger.warn({ err }, 'request failed');
+    return new ProtocolError(ErrorCode.Unavailable, 'the engine could not complete the request; retry');
+  }
+
+  private track(work: Promise<void>): void {
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+
+  private async onStart(msg: Msg): Promise<Uint8Array> {
+    if (this.state !== 'running') throw new ProtocolError(ErrorCode.Unavailable, `engine is ${this.state}`);
+    const request = decodeStartTraceback(msg.data);
+    const now = this.options.clock.now();
+    const tracebackId =
+      request.requestId !== undefined ? tracebackIdForRequest(request.requester, request.requestId) : newTracebackId(now);
+    const { created } = await this.retrying(() =>
+      this.host.create(
+        {
+          tracebackId,
+          call: request.call,
+          terminatingProvider: request.terminatingProvider,
+          requester: request.requester,
+          now,
+          policy: { deadlineMs: this.options.hopDeadlineMs, reminderFractions: this.options.reminderFractions, maxHops: this.options.maxHops },
+        },
+        request.requestId !== undefined,
+      ),
+    );
+    if (created) this.counters.started++;
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_started', tracebackId, existing: !created });
+  }
+
+  private async onCancel(msg: Msg): Promise<Uint8Array> {
+    const request = decodeCancelTraceback(msg.data);
+    await this.retrying(() => this.host.cancel(request.tracebackId, request.reason, request.requester));
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_cancelled', tracebackId: request.tracebackId });
+  }
+
+  private async onStatus(msg: Msg): Promise<Uint8Array> {
+    decodeStatusRequest(msg.data);
+    const reply: StatusReply = { v: PROTOCOL_VERSION, kind: 'status', total: 0, active: 0, byOutcome: {} as Record<Outcome, number> };
+    const kvInfo = await this.jsm.streams.info(`KV_${Buckets.actors}`);
+    reply.total = kvInfo.state.messages;
+    const counts = await Promise.all(OUTCOMES.map((outcome) => this.countTrails(outcome)));
+    OUTCOMES.forEach((outcome, i) => (reply.byOutcome[outcome] = counts[i] ?? 0));
+    reply.active = Math.max(0, reply.total - counts.reduce((a, b) => a + b, 0));
+    return encodeMessage(reply);
+  }
+
+  /**
+   * Trails per outcome, read from the stream itself so every engine instance agrees: an
+   * ephemeral consumer filtered to one outcome reports how many messages it would deliver.
+   */
+  private async countTrails(outcome: Outcome): Promise<number> {
+    const info = await this.jsm.consumers.add(Streams.trails, {
+      filter_subject: `tb.trail.${outcome}.>`,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: 5_000_000_000,
+      mem_storage: true,
+    });
+    await this.jsm.consumers.delete(Streams.trails, info.name).catch(() => undefined);
+    return info.num_pending;
+  }
+
+  /** Retries transient failures (NATS reconnecting, a lost compare-and-set) for up to a minute. */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (ProtocolError.is(err)) throw err;
+        if (this.state !== 'running' && this.state !== 'draining') throw err;
+        if (Date.now() - started > RETRY_LIMIT_MS) throw err;
+        const wait = err instanceof RetryableError ? err.retryAfterMs : Math.min(2000, 100 * 2 ** attempt);
+        this.logger.debug({ err, attempt }, 'retrying');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  private async consumeAnswers(): Promise<void> {
+    const consumer = await this.js.consumers.get(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
+    this.messages = await consumer.consume({ max_messages: this.options.concurrency });
+    let running = 0;
+    const waiters: (() => void)[] = [];
+    for await (const m of this.messages) {
+      running++;
+      const work = this.onAnswer(m).finally(() => {
+        running--;
+        waiters.shift()?.();
+      });
+      this.track(work);
+      if (running >= this.options.concurrency) await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  }
+
+  private async onAnswer(m: JsMsg): Promise<void> {
+    const subjectProvider = m.subject.slice('tb.hop.ans.'.length);
+    let hopId: string | undefined;
+    try {
+      const answer = decodeHopAnswer(m.data);
+      hopId = answer.hopId;
+      if (answer.provider !== subjectProvider) {
+        throw new ProtocolError(ErrorCode.WrongProvider, `answer names provider ${answer.provider} but was sent on ${m.subject}`, { path: 'provider' });
+      }
+      const { tracebackId } = parseHopId(answer.hopId);
+      const result = await withSpan(this.options.tracer, 'robotrace.answer', { [Attr.hopId]: answer.hopId, [Attr.provider]: subjectProvider }, () =>
+        this.retrying(() => this.host.answer(tracebackId, answer)),
+      );
+      if (result.kind === 'rejected') throw result.error;
+      if (result.kind === 'duplicate') this.counters.answersDuplicate++;
+      else this.counters.answersApplied++;
+      m.ack();
+    } catch (err) {
+      if (ProtocolError.is(err)) {
+        this.counters.answersRejected++;
+        await this.reject(subjectProvider, err, hopId);
+        m.ack();
+        return;
+      }
+      // Not acked: redelivered after ack_wait, by which time NATS or the store is back.
+      this.logger.warn({ err, subject: m.subject, seq: m.seq }, 'answer not processed; it will be redelivered');
+      m.nak(2000);
+    }
+  }
+
+  private async reject(provider: string, err: ProtocolError, hopId: string | undefined): Promise<void> {
+    this.logger.info({ provider, code: err.code, hopId, reason: err.message }, 'answer rejected');
+    try {
+      const ref = hopId === undefined ? {} : { hopId };
+      await this.js.publish(Subjects.hopError(provider), encodeMessage(errorMessage(err, ref)));
+    } catch (publishErr) {
+      // A provider token unusable as a subject cannot be told anything; the error is logged.
+      this.logger.warn({ err: publishErr, provider }, 'could not publish protocol error');
+    }
+  }
+
+  private async onTimer(tracebackId: string, timer: string, at: number): Promise<void> {
+    this.counters.timersFired++;
+    await withSpan(this.options.tracer, 'robotrace.timer', { [Attr.tracebackId]: tracebackId }, () =>
+      this.host.timerFired(tracebackId, timer, at),
+    );
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const current = this.checkpoint.current();
+    if (current <= this.savedCheckpoint) return;
+    await writeCheckpoint(this.topology.meta, current);
+    this.savedCheckpoint = current;
+  }
+
+  /** Fires due timers now instead of at the next tick; for tests on a simulated clock. */
+  async fireDueTimers(): Promise<void> {
+    await this.timers.tick();
+  }
+
+  stats(): EngineStats {
+    return {
+      ...this.host.stats,
+      live: this.host.liveCount,
+      ...this.counters,
+      timersPending: this.timers.size,
+      checkpoint: this.checkpoint.current(),
+    };
+  }
+
+  /** Stops taking work, finishes what is in flight, saves the checkpoint, releases resources. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'draining') return this.closed().then(() => undefined);
+    this.state = 'draining';
+    this.timers.stop();
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    await this.messages?.close();
+    await this.consumeLoop?.catch(() => undefined);
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.host.idle();
+    await this.saveCheckpoint().catch((err: unknown) => this.logger.warn({ err }, 'final checkpoint not saved'));
+    await this.release();
+    this.state = 'stopped';
+    this.logger.info('engine stopped');
+    this.closedResolve(undefined);
+  }
+
+  private async release(): Promise<void> {
+    for (const handle of this.intervals) clearInterval(handle);
+    this.timers?.stop();
+    this.host?.stopAll();
+    if (this.ownsConnection && this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

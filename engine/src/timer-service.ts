@@ -1,0 +1,117 @@
+import type { KV } from '@nats-io/kv';
+import { Packr } from 'msgpackr';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+
+/** What a timer delivers when it fires. */
+export interface TimerPayload {
+  tracebackId: string;
+  timer: string;
+}
+
+interface TimerEntry {
+  dueAt: number;
+  payload: TimerPayload;
+  generation: number;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+export type FireTimer = (payload: TimerPayload, firedAt: number) => Promise<void>;
+
+/**
+ * Durable timers kept in a KV bucket (one key per timer) and mirrored in memory. On
+ * start every stored timer is loaded, so a deadline that passed while the engine was
+ * down fires at once. A timer is removed from KV only after its event was handled; a
+ * crash in between fires it again, and the actor ignores a timer that no longer applies.
+ */
+export class TimerService {
+  private readonly entries = new Map<string, TimerEntry>();
+  private readonly firing = new Set<string>();
+  private generation = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly clock: Clock,
+    private readonly fire: FireTimer,
+    private readonly logger: Logger,
+    private readonly tickMs: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Loads all stored timers. */
+  async load(): Promise<number> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    for (let i = 0; i < keys.length; i += 256) {
+      await Promise.all(
+        keys.slice(i, i + 256).map(async (key) => {
+          const entry = await this.kv.get(key);
+          if (entry === null || entry.operation !== 'PUT' || entry.value.length === 0) return;
+          const stored = packr.unpack(entry.value) as { dueAt: number; payload: TimerPayload };
+          this.entries.set(key, { dueAt: stored.dueAt, payload: stored.payload, generation: ++this.generation });
+        }),
+      );
+    }
+    return this.entries.size;
+  }
+
+  start(): void {
+    this.ticker = setInterval(() => void this.tick(), this.tickMs);
+    this.ticker.unref();
+  }
+
+  stop(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  async schedule(key: string, dueAt: number, payload: TimerPayload): Promise<void> {
+    await this.kv.put(key, packr.pack({ dueAt, payload }));
+    this.entries.set(key, { dueAt, payload, generation: ++this.generation });
+  }
+
+  async cancel(key: string): Promise<void> {
+    if (!this.entries.has(key)) return;
+    await this.kv.delete(key);
+    this.entries.delete(key);
+  }
+
+  /** Fires every due timer; exposed for tests that drive a simulated clock. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = this.clock.now();
+      const due: [string, TimerEntry][] = [];
+      for (const [key, entry] of this.entries) {
+        if (entry.dueAt <= now && !this.firing.has(key)) due.push([key, entry]);
+      }
+      await Promise.all(due.map(([key, entry]) => this.fireOne(key, entry, now)));
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async fireOne(key: string, entry: TimerEntry, now: number): Promise<void> {
+    this.firing.add(key);
+    try {
+      await this.fire(entry.payload, now);
+      // The handler may have rescheduled the same timer (reminder → deadline); keep that one.
+      const current = this.entries.get(key);
+      if (current !== undefined && current.generation === entry.generation) {
+        await this.kv.delete(key);
+        if (this.entries.get(key)?.generation === entry.generation) this.entries.delete(key);
+      }
+    } catch (err) {
+      this.logger.warn({ err, key }, 'timer handler failed; will retry');
+    } finally {
+      this.firing.delete(key);
+    }
+  }
+}

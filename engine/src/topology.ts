@@ -1,0 +1,80 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Buckets, Streams, SubjectWildcards } from '../../protocol/index.js';
+import { EngineError, EngineErrorCode } from './errors.js';
+
+const NANOS_PER_MS = 1_000_000;
+const DAY_MS = 86_400_000;
+/** Long enough to cover any engine restart in which an outbox is replayed. */
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** The engine's durable consumer of carrier answers. */
+export const ENGINE_ANSWER_CONSUMER = 'engine';
+
+export interface Topology {
+  actors: KV;
+  timers: KV;
+  meta: KV;
+}
+
+type NamedStreamConfig = Partial<StreamConfig> & { name: string };
+
+function streamConfigs(replicas: number): NamedStreamConfig[] {
+  const base = { storage: StorageType.File, num_replicas: replicas, duplicate_window: DUPLICATE_WINDOW_MS * NANOS_PER_MS };
+  return [
+    { ...base, name: Streams.hopQueries, subjects: [SubjectWildcards.hopQueries], retention: RetentionPolicy.Workqueue, max_age: 30 * DAY_MS * NANOS_PER_MS },
+    { ...base, name: Streams.hopAnswers, subjects: [SubjectWildcards.hopAnswers], retention: RetentionPolicy.Workqueue, max_age: 30 * DAY_MS * NANOS_PER_MS },
+    { ...base, name: Streams.hopErrors, subjects: [SubjectWildcards.hopErrors], retention: RetentionPolicy.Limits, max_age: 7 * DAY_MS * NANOS_PER_MS, discard: DiscardPolicy.Old },
+    { ...base, name: Streams.trails, subjects: [SubjectWildcards.trails], retention: RetentionPolicy.Limits, max_age: 0 },
+    { ...base, name: Streams.events, subjects: [SubjectWildcards.events], retention: RetentionPolicy.Limits, max_age: 0 },
+  ];
+}
+
+/** nats-server 2.9.0 is the oldest with everything the engine uses (KV, direct get, pull consume). */
+export function checkServerVersion(version: string): void {
+  const [major = 0, minor = 0] = version.split('.').map((n) => Number.parseInt(n, 10));
+  if (major < 2 || (major === 2 && minor < 9)) {
+    throw new EngineError(EngineErrorCode.ServerVersion, `nats-server ${version} is too old: robotrace needs 2.9.0 or newer with JetStream`);
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, config: NamedStreamConfig): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch {
+    await jsm.streams.add(config);
+  }
+}
+
+/** Creates (idempotently) every stream, bucket and engine consumer; safe to run on each start. */
+export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, replicas: number, answerConcurrency: number): Promise<Topology> {
+  checkServerVersion(nc.info?.version ?? '0.0.0');
+  for (const config of streamConfigs(replicas)) await ensureStream(jsm, config);
+  const consumer = {
+    durable_name: ENGINE_ANSWER_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 30_000 * NANOS_PER_MS,
+    max_ack_pending: Math.max(answerConcurrency * 2, 64),
+    max_deliver: -1,
+  };
+  try {
+    await jsm.consumers.info(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
+  } catch {
+    await jsm.consumers.add(Streams.hopAnswers, consumer);
+  }
+  const kvm = new Kvm(nc);
+  const opts = { history: 1, replicas, storage: StorageType.File };
+  return {
+    actors: await kvm.create(Buckets.actors, opts),
+    timers: await kvm.create(Buckets.timers, opts),
+    meta: await kvm.create(Buckets.engine, opts),
+  };
+}

@@ -1,0 +1,92 @@
+import { ErrorCode, ProtocolError } from './errors.js';
+
+/**
+ * Subject, stream and bucket names. Every subject starts with `tb.` so one account
+ * export or permission block covers the protocol.
+ */
+export const Subjects = {
+  /** Request/reply: start a traceback. Request `StartTraceback`, reply `TracebackStarted` or `ProtocolErrorMessage`. */
+  start: 'tb.api.start',
+  /** Request/reply: cancel a traceback. Request `CancelTraceback`, reply `TracebackCancelled` or error. */
+  cancel: 'tb.api.cancel',
+  /** Request/reply: counts of tracebacks by state. Request `StatusRequest`, reply `StatusReply`. */
+  status: 'tb.api.status',
+  /** Request/reply: one traceback's current record. Request `GetTraceback`, reply `TracebackView` or error. */
+  get: 'tb.api.get',
+  /** Engine → carrier hop queries, one subject per provider: `tb.hop.req.<provider>`. */
+  hopQuery: (provider: string) => `tb.hop.req.${token(provider, 'provider')}`,
+  /** Carrier → engine hop answers: `tb.hop.ans.<provider>`. */
+  hopAnswer: (provider: string) => `tb.hop.ans.${token(provider, 'provider')}`,
+  /** Engine → carrier rejections of its answers: `tb.hop.err.<provider>`. */
+  hopError: (provider: string) => `tb.hop.err.${token(provider, 'provider')}`,
+  /**
+   * Completed trails: `tb.trail.<outcome>.<campaign>.<provider>.<traceback>`, where
+   * `<provider>` is the last provider of the trail (origin, point of entry, or the one
+   * that did not answer) and `<campaign>` is `campaignToken(campaign)`.
+   */
+  trail: (outcome: string, campaign: string | undefined, provider: string, tracebackId: string) =>
+    `tb.trail.${token(outcome, 'outcome')}.${campaignToken(campaign)}.${token(provider, 'provider')}.${token(tracebackId, 'tracebackId')}`,
+  /** Every state change of one traceback: `tb.events.<traceback>`. */
+  events: (tracebackId: string) => `tb.events.${token(tracebackId, 'tracebackId')}`,
+} as const;
+
+/** Wildcards used for stream subjects and subscriptions. */
+export const SubjectWildcards = {
+  hopQueries: 'tb.hop.req.>',
+  hopAnswers: 'tb.hop.ans.>',
+  hopErrors: 'tb.hop.err.>',
+  trails: 'tb.trail.>',
+  events: 'tb.events.>',
+} as const;
+
+export const Streams = {
+  /** Work queue of hop queries; a durable consumer per carrier. */
+  hopQueries: 'TB_HOP_QUERIES',
+  /** Work queue of hop answers consumed by the engine. */
+  hopAnswers: 'TB_HOP_ANSWERS',
+  /** Rejected answers, kept 7 days so an offline carrier can read why. */
+  hopErrors: 'TB_HOP_ERRORS',
+  /** Completed trails, long retention, replayable. */
+  trails: 'TB_TRAILS',
+  /** Audit history of every traceback. */
+  events: 'TB_EVENTS',
+} as const;
+
+export const Buckets = {
+  /** Actor records (snapshot + outbox), key `<kind>.<id>`. */
+  actors: 'tb_actors',
+  /** Durable timers, key `<kind>.<id>.<timer>`. */
+  timers: 'tb_timers',
+  /** Engine metadata: outbox checkpoints, counters. */
+  engine: 'tb_engine',
+} as const;
+
+/** Durable consumer name a carrier uses for its own queue. */
+export function carrierConsumerName(provider: string): string {
+  return `carrier-${token(provider, 'provider')}`;
+}
+
+const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Provider ids and other ids that appear in subjects must be a single safe token. */
+export function isSubjectToken(value: string): boolean {
+  return TOKEN.test(value);
+}
+
+function token(value: string, field: string): string {
+  if (!TOKEN.test(value)) {
+    throw new ProtocolError(ErrorCode.InvalidField, `${field} must match ${TOKEN.source}, got ${JSON.stringify(value)}`, {
+      path: field,
+    });
+  }
+  return value;
+}
+
+/**
+ * Campaign names are free text; in subjects they become a token of letters, digits,
+ * `_` and `-` (other characters → `_`, at most 64), and `none` when absent.
+ */
+export function campaignToken(campaign: string | undefined): string {
+  if (campaign === undefined || campaign.trim() === '') return 'none';
+  return campaign.trim().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}

@@ -1,0 +1,54 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import type { Answer, HopQuery, ProviderId, Trail } from '../../protocol/index.js';
+import { connectCarrier, type Carrier } from '../../carrier/index.js';
+import { watchTrails } from '../../engine/index.js';
+
+export const quiet = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+
+/** A hand-written route: each provider's answer to any query. */
+export type Script = Record<ProviderId, Answer | ((query: HopQuery) => Answer | undefined)>;
+
+/** Connects one carrier per scripted provider, each answering from the script. */
+export async function scriptedCarriers(servers: string, script: Script): Promise<Carrier[]> {
+  return Promise.all(
+    Object.entries(script).map(([provider, answer]) =>
+      connectCarrier({
+        servers,
+        provider,
+        logger: quiet,
+        lookup: (query) => (typeof answer === 'function' ? answer(query) : answer),
+      }),
+    ),
+  );
+}
+
+/** Collects every trail published from now on. */
+export async function collectTrails(nc: NatsConnection): Promise<{ trails: Trail[]; close(): Promise<void> }> {
+  const watch = await watchTrails(nc, { all: true });
+  const trails: Trail[] = [];
+  const loop = (async () => {
+    for await (const trail of watch) trails.push(trail);
+  })();
+  return {
+    trails,
+    close: async () => {
+      await watch.close();
+      await loop;
+    },
+  };
+}
+
+export const call = {
+  calling: '+12155550121',
+  called: '+12025550143',
+  time: Date.UTC(2026, 10, 29, 15, 4, 5),
+  campaign: 'SSA-CalltheSSA',
+};
+
+export const upstream = (provider: string): Answer => ({ type: 'upstream', provider });
+export const originator: Answer = {
+  type: 'originator',
+  customer: { name: 'Acme Dialer LLC', address: '1 Main St, Dover DE', accountSince: '2025-01-02' },
+  action: 'terminated',
+};
