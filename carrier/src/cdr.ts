@@ -10,6 +10,8 @@ import { formatCsvRow, readCsv } from './cdr-csv.js';
 import { CdrFileError, CdrFileErrorCode, FILE_LEVEL_CODES } from './cdr-errors.js';
 
 export { CdrFileError, CdrFileErrorCode } from './cdr-errors.js';
+export { readCsv, formatCsvField, formatCsvRow } from './cdr-csv.js';
+export type { CsvRecord } from './cdr-csv.js';
 
 /** Where a call entered this provider. */
 export type IngressKind = 'provider' | 'customer' | 'foreign';

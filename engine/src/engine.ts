@@ -26,7 +26,7 @@ import { ensureError, RetryableError } from './errors.js';
 import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
 import { readCheckpoint, recoverOutboxes, writeCheckpoint } from './recovery.js';
 import { TimerService } from './timer-service.js';
-import { ENGINE_ANSWER_CONSUMER, ensureTopology, type Topology } from './topology.js';
+import { ANSWER_ACK_WAIT_MS, ENGINE_ANSWER_CONSUMER, ensureTopology, type Topology } from './topology.js';
 import { TracebackHost, type HostStats } from './traceback-host.js';
 import { Attr, withSpan } from './tracing.js';
 
@@ -288,9 +288,10 @@ export class Engine implements AsyncDisposable {
         throw new ProtocolError(ErrorCode.WrongProvider, `answer names provider ${answer.provider} but was sent on ${m.subject}`, { path: 'provider' });
       }
       const { tracebackId } = parseHopId(answer.hopId);
+      const heartbeat = setInterval(() => m.working(), ANSWER_ACK_WAIT_MS / 2);
       const result = await withSpan(this.options.tracer, 'robotrace.answer', { [Attr.hopId]: answer.hopId, [Attr.provider]: subjectProvider }, () =>
         this.retrying(() => this.host.answer(tracebackId, answer)),
-      );
+      ).finally(() => clearInterval(heartbeat));
       if (result.kind === 'rejected') throw result.error;
       if (result.kind === 'duplicate') this.counters.answersDuplicate++;
       else this.counters.answersApplied++;

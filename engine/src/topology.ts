@@ -19,6 +19,9 @@ const DUPLICATE_WINDOW_MS = 10 * 60_000;
 /** The engine's durable consumer of carrier answers. */
 export const ENGINE_ANSWER_CONSUMER = 'engine';
 
+/** How long an answer may stay unacknowledged before the server hands it out again. */
+export const ANSWER_ACK_WAIT_MS = 5_000;
+
 export interface Topology {
   actors: KV;
   timers: KV;
@@ -61,14 +64,20 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   const consumer = {
     durable_name: ENGINE_ANSWER_CONSUMER,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: 30_000 * NANOS_PER_MS,
+    // Short, so answers held by an engine that died are redelivered within seconds; a
+    // handler that takes longer (NATS reconnecting) extends it with `working()`.
+    ack_wait: ANSWER_ACK_WAIT_MS * NANOS_PER_MS,
     max_ack_pending: Math.max(answerConcurrency * 2, 64),
     max_deliver: -1,
   };
+  let existing;
   try {
-    await jsm.consumers.info(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
+    existing = await jsm.consumers.info(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
   } catch {
     await jsm.consumers.add(Streams.hopAnswers, consumer);
+  }
+  if (existing && (existing.config.ack_wait !== consumer.ack_wait || existing.config.max_ack_pending !== consumer.max_ack_pending)) {
+    await jsm.consumers.update(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });
   }
   const kvm = new Kvm(nc);
   const opts = { history: 1, replicas, storage: StorageType.File };

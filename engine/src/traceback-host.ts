@@ -27,7 +27,7 @@ import {
   type TracebackId,
 } from '../../protocol/index.js';
 import type { Clock } from './clock.js';
-import { OutboxCheckpoint } from './checkpoint.js';
+import type { OutboxCheckpoint } from './checkpoint.js';
 import { EngineError, EngineErrorCode, RetryableError } from './errors.js';
 import { actorKey, decodeRecord, encodeRecord, type ActorRecord } from './record.js';
 import type { TimerService } from './timer-service.js';
@@ -64,6 +64,11 @@ export interface HostDeps {
   maxLiveActors: number;
 }
 
+/** A compare-and-set that lost: the key exists, or has another revision than expected. */
+function isConflict(err: unknown): boolean {
+  return /wrong last sequence|key exists/i.test((err as Error).message ?? '');
+}
+
 function contextOf(actor: TracebackActor): TracebackContext {
   return actor.getSnapshot().context;
 }
@@ -80,6 +85,12 @@ function isDone(actor: TracebackActor): boolean {
 export class TracebackHost {
   private readonly live = new Map<string, LiveActor>();
   private readonly mailboxes = new Map<string, Promise<unknown>>();
+  /**
+   * Writes whose outcome is unknown (the request timed out or the connection dropped):
+   * the record may or may not have been stored. The next load settles it, and the
+   * checkpoint token stays open until then so a crash in between still replays it.
+   */
+  private readonly uncertain = new Map<string, { previousRevision: number; token: number }>();
   readonly stats: HostStats = { live: 0, loads: 0, evictions: 0, writes: 0, conflicts: 0 };
 
   constructor(private readonly deps: HostDeps) {}
@@ -107,9 +118,11 @@ export class TracebackHost {
   async create(input: TracebackInput, existingOk: boolean): Promise<{ created: boolean }> {
     return this.inMailbox(input.tracebackId, async () => {
       const key = actorKey(input.tracebackId);
-      if (existingOk) {
+      // A retry of a create whose write may have landed: settle that first.
+      const retried = this.live.has(input.tracebackId) || this.uncertain.has(input.tracebackId);
+      if (retried || existingOk) {
         const existing = await this.load(input.tracebackId);
-        if (existing) return { created: false };
+        if (existing) return { created: retried };
       }
       const commands: TracebackCommand[] = [];
       const actor = createTraceback(input);
@@ -126,9 +139,13 @@ export class TracebackHost {
       try {
         revision = await this.deps.actors.create(key, encodeRecord(this.record(actor, outbox)));
       } catch (err) {
-        this.deps.checkpoint.done(token);
-        if (existingOk && (await this.load(input.tracebackId))) return { created: false };
-        throw new RetryableError(`could not store new traceback ${input.tracebackId}`, 1000, { cause: err });
+        if (isConflict(err)) {
+          this.deps.checkpoint.done(token);
+          if (existingOk && (await this.load(input.tracebackId))) return { created: false };
+        } else {
+          this.uncertain.set(input.tracebackId, { previousRevision: 0, token });
+        }
+        throw new RetryableError(`could not store new traceback ${input.tracebackId}`, 500, { cause: err });
       }
       this.deps.checkpoint.written(token, revision);
       this.stats.writes++;
@@ -207,13 +224,23 @@ export class TracebackHost {
       return cached;
     }
     const stored = await this.read(tracebackId);
+    const doubt = this.uncertain.get(tracebackId);
+    if (doubt) {
+      // Our earlier write landed if the revision moved: carry out its outbox now.
+      if (stored && stored.revision !== doubt.previousRevision && stored.record.outbox.length > 0) {
+        const context = restoreTraceback(stored.record.snapshot).getSnapshot().context;
+        await this.execute(tracebackId, context, stored.record.outbox, true);
+      }
+      this.uncertain.delete(tracebackId);
+      this.deps.checkpoint.done(doubt.token);
+    }
     if (!stored) return undefined;
     this.stats.loads++;
     this.deps.checkpoint.observe(stored.revision);
     const actor = restoreTraceback(stored.record.snapshot);
     actor.start();
-    // The outbox of a stored record was carried out before it was evicted, or is replayed
-    // by recovery at start-up; it is not run again here.
+    // Otherwise the outbox of a stored record was carried out before it was evicted, or is
+    // replayed by recovery at start-up; it is not run again here.
     const entry: LiveActor = { actor, revision: stored.revision, lastUsed: this.deps.clock.now(), pendingOutbox: undefined, pendingToken: undefined };
     this.live.set(tracebackId, entry);
     this.evictIfFull();
@@ -237,11 +264,15 @@ export class TracebackHost {
     try {
       entry.revision = await this.deps.actors.update(actorKey(tracebackId), encodeRecord(this.record(entry.actor, commands)), entry.revision);
     } catch (err) {
-      this.deps.checkpoint.done(token);
       // The live actor is now ahead of the store: drop it so the next attempt starts from KV.
       this.live.delete(tracebackId);
-      const conflict = /wrong last sequence/i.test((err as Error).message);
-      if (conflict) this.stats.conflicts++;
+      const conflict = isConflict(err);
+      if (conflict) {
+        this.stats.conflicts++;
+        this.deps.checkpoint.done(token);
+      } else {
+        this.uncertain.set(tracebackId, { previousRevision: entry.revision, token });
+      }
       throw new RetryableError(conflict ? `traceback ${tracebackId} was changed by another writer` : `could not store traceback ${tracebackId}`, 500, {
         cause: err,
       });
@@ -340,7 +371,14 @@ export class TracebackHost {
     const cutoff = this.deps.clock.now() - this.deps.idleEvictionMs;
     for (const [id, entry] of this.live) {
       if (entry.lastUsed > cutoff) break; // map is in least-recently-used order
-      if (entry.pendingOutbox || this.mailboxes.has(id)) continue;
+      if (this.mailboxes.has(id)) continue;
+      if (entry.pendingOutbox) {
+        // Commands that failed (NATS was away) and no message came to retry them: retry now.
+        this.inMailbox(id, () => this.runOutbox(id, entry)).catch((err: unknown) =>
+          this.deps.logger.warn({ err, tracebackId: id }, 'outbox retry failed'),
+        );
+        continue;
+      }
       this.evict(id, entry);
     }
     this.stats.live = this.live.size;

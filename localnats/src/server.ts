@@ -121,7 +121,7 @@ class LocalNatsImpl implements LocalNats {
 
   /** Spawns the server on `port` (-1 = any) and resolves once a client round trip succeeded. */
   async start(port: number): Promise<void> {
-    const { bin, host, runDir, debug, logger } = this.#s;
+    const { bin, runDir, debug, logger } = this.#s;
     this.#state = 'starting';
     const portsDir = path.join(runDir, 'ports');
     // A SIGKILLed server leaves its ports file behind; start from an empty directory.

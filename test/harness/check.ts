@@ -21,7 +21,11 @@ export interface CheckOptions {
  * await check(() => { expect(seen).toHaveLength(3); return true; }, 1_000, { name: '3 messages' });
  * ```
  */
-export async function check<T>(fn: () => T | Promise<T>, timeoutMs: number, options: CheckOptions): Promise<T> {
+export async function check<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs: number,
+  options: CheckOptions,
+): Promise<Exclude<T, undefined | null | false | 0 | ''>> {
   const { name, interval = 50 } = options;
   let last = 'never ran';
   let timer: NodeJS.Timeout | undefined;
@@ -37,7 +41,7 @@ export async function check<T>(fn: () => T | Promise<T>, timeoutMs: number, opti
       const result = await Promise.race([attempt, timedOut]);
       if (result === TIMEOUT) break;
       if ('err' in result) last = result.err instanceof Error ? result.err.message : String(result.err);
-      else if (result.value) return result.value;
+      else if (result.value) return result.value as Exclude<T, undefined | null | false | 0 | ''>;
       else last = `returned ${String(result.value)}`;
       const slept = await Promise.race([sleep(interval), timedOut]);
       if (slept === TIMEOUT) break;

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import type { Answer, HopQuery, ProviderId, Trail } from '../../protocol/index.js';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Streams, decodeTrail, type Answer, type HopQuery, type ProviderId, type Trail } from '../../protocol/index.js';
 import { connectCarrier, type Carrier } from '../../carrier/index.js';
 import { watchTrails } from '../../engine/index.js';
 
@@ -52,3 +53,30 @@ export const originator: Answer = {
   customer: { name: 'Acme Dialer LLC', address: '1 Main St, Dover DE', accountSince: '2025-01-02' },
   action: 'terminated',
 };
+
+/** Every trail stored in the trails stream, read start to end. */
+export async function storedTrails(nc: NatsConnection): Promise<Trail[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(Streams.trails);
+  if (info.state.messages === 0) return [];
+  const consumer = await jetstream(nc).consumers.get(Streams.trails, { deliver_policy: DeliverPolicy.All });
+  const trails: Trail[] = [];
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    trails.push(decodeTrail(m.data));
+    if (m.info.pending === 0) break;
+  }
+  await messages.close();
+  return trails;
+}
+
+/** Counts trails per traceback id; a correct engine never stores two for one traceback. */
+export function countById(trails: Trail[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of trails) counts.set(t.tracebackId, (counts.get(t.tracebackId) ?? 0) + 1);
+  return counts;
+}
+
+export function delayed<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+}

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { Engine } from '../../engine/index.js';
+import { cliLogger, natsOption, parseFractions, parsePositiveInt, untilSignal } from '../common.js';
+
+export interface EngineFlags {
+  nats: string;
+  deadline: string;
+  reminders: string;
+  maxHops: string;
+  concurrency: string;
+}
+
+export function engineFlags(command: Command): Command {
+  return command
+    .option('--deadline <duration>', 'time each provider has to answer a hop (e.g. 24h, 30s)', '24h')
+    .option('--reminders <fractions>', 'reminder times as fractions of the deadline', '0.5')
+    .option('--max-hops <n>', 'stop a traceback after this many hops', '15')
+    .option('--concurrency <n>', 'answers processed at once', '512');
+}
+
+export function engineOptions(flags: EngineFlags) {
+  return {
+    servers: flags.nats,
+    hopDeadline: flags.deadline as `${number}h`,
+    reminderFractions: parseFractions(flags.reminders),
+    maxHops: parsePositiveInt(flags.maxHops, '--max-hops'),
+    concurrency: parsePositiveInt(flags.concurrency, '--concurrency'),
+  };
+}
+
+export function engineCommand(): Command {
+  return engineFlags(new Command('engine').description('run the traceback engine in the foreground').addOption(natsOption())).action(
+    async (flags: EngineFlags) => {
+      const logger = cliLogger('robotrace-engine');
+      const engine = await Engine.start({ ...engineOptions(flags), logger });
+      const reason = await Promise.race([untilSignal(), engine.closed().then((err) => err ?? 'closed')]);
+      logger.info({ reason: String(reason) }, 'stopping');
+      await engine.stop();
+    },
+  );
+}

@@ -1,0 +1,4 @@
+import { Command } from 'commander';
+export function simCommand(): Command {
+  return new Command('sim');
+}

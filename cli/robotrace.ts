@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { CliError, describeError } from './common.js';
+import { demoCommand } from './commands/demo.js';
+import { engineCommand } from './commands/engine.js';
+import { natsCommand } from './commands/nats.js';
+import { simCommand } from './commands/sim.js';
+import { statusCommand } from './commands/status.js';
+import { traceCommand } from './commands/trace.js';
+import { watchCommand } from './commands/watch.js';
+
+const program = new Command('robotrace')
+  .description('Automated hop-by-hop robocall traceback on NATS JetStream')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand()]) {
+  program.addCommand(command.exitOverride());
+}
+
+try {
+  await program.parseAsync(process.argv);
+  // Commands that finished (not foreground ones) leave no handles; exit promptly anyway.
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`robotrace: ${describeError(err)}\n`);
+    if (!(err instanceof CliError) && process.env['DEBUG']) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    process.exitCode = 1;
+  }
+}

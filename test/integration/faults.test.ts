@@ -1,0 +1,125 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
+import { startTraceback } from '../../engine/index.js';
+import { check } from '../harness/check.js';
+import { spawnEngine } from '../harness/engine-process.js';
+import { reconnected, setup } from '../harness/nats-server.js';
+import { call, countById, delayed, originator, scriptedCarriers, storedTrails, upstream, type Script } from './fixtures.js';
+
+/** A five-provider chain whose carriers answer after a short, varying delay. */
+const chain: Script = {
+  T1: (q) => (q.hop === 1 ? upstream('M1') : undefined),
+  M1: upstream('M2'),
+  M2: upstream('M3'),
+  M3: upstream('O1'),
+  O1: originator,
+};
+function slowly(script: Script, ms: number): Script {
+  return Object.fromEntries(
+    Object.entries(script).map(([p, a]) => [p, async (q: Parameters<Extract<Script[string], (...args: never[]) => unknown>>[0]) => {
+      await delayed(Math.floor(Math.random() * ms), null);
+      return typeof a === 'function' ? a(q) : a;
+    }]),
+  ) as unknown as Script;
+}
+
+/** Starts `n` tracebacks with idempotency keys, retrying any whose reply was lost. */
+async function startAll(nc: Parameters<typeof startTraceback>[0], n: number, prefix: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const request = { call: { ...call, time: call.time + i }, terminatingProvider: 'T1', requester: 'fault-test', requestId: `${prefix}-${i}` };
+      const started = await check(() => startTraceback(nc, request, 3000), 60_000, { name: `start ${prefix}-${i}` });
+      ids.add(started.tracebackId);
+    }),
+  );
+  return ids;
+}
+
+describe('faults', { timeout: 180_000 }, () => {
+  it('kill -9 of the engine with tracebacks in flight: every traceback ends, none twice', async () => {
+    await using t = await setup();
+    let engine = await spawnEngine(t.ns.url, ['--deadline', '20s']);
+    const carriers = await scriptedCarriers(t.ns.url, slowly(chain, 40));
+    const starting = startAll(t.nc, 300, 'kill');
+    // Kill once the run is well under way, so writes, commands and acks are in flight.
+    await check(async () => (await storedTrails(t.nc)).length >= 20, 30_000, { name: '20 trails before the kill' });
+    await engine.kill();
+    engine = await spawnEngine(t.ns.url, ['--deadline', '20s']);
+    const ids = await starting;
+    expect(ids.size).toBe(300);
+    const trails = await check(
+      async () => {
+        const all = await storedTrails(t.nc);
+        return countById(all).size >= 300 ? all : undefined;
+      },
+      60_000,
+      { name: '300 trails after restart' },
+    );
+    const counts = countById(trails);
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    expect(trails.filter((tr) => tr.outcome !== 'origin_found' || tr.hops.length !== 5).map((tr) => tr.reason)).toEqual([]);
+    await engine.stop();
+    await Promise.all(carriers.map((c) => c.stop()));
+  });
+
+  it('nats-server restart mid-run: every traceback ends, none twice', async () => {
+    await using t = await setup();
+    await using engine = await spawnEngine(t.ns.url, ['--deadline', '20s']);
+    const carriers = await scriptedCarriers(t.ns.url, slowly(chain, 40));
+    const starting = startAll(t.nc, 200, 'nats');
+    await check(async () => (await storedTrails(t.nc)).length >= 20, 30_000, { name: '20 trails before the restart' });
+    const back = reconnected(t.nc);
+    await t.ns.kill();
+    await t.ns.restart();
+    await back;
+    const trails = await check(
+      async () => {
+        const all = await storedTrails(t.nc);
+        return countById(all).size >= 200 ? all : undefined;
+      },
+      90_000,
+      { name: '200 trails after the NATS restart' },
+    ).catch(async (err: unknown) => {
+      const all = await storedTrails(t.nc);
+      console.log('DEBUG trails', countById(all).size, 'ids', (await starting.catch(() => new Set())).size);
+      console.log(engine.log.slice(-40).join('\n'));
+      const jsm = await jetstreamManager(t.nc);
+      for (const st of ['TB_HOP_ANSWERS', 'TB_HOP_QUERIES', 'KV_tb_timers', 'KV_tb_actors']) console.log(st, JSON.stringify((await jsm.streams.info(st)).state));
+      const ci = await jsm.consumers.info('TB_HOP_ANSWERS', 'engine');
+      console.log('engine consumer', ci.num_pending, ci.num_ack_pending, ci.num_redelivered, JSON.stringify(ci.delivered), JSON.stringify(ci.ack_floor), ci.num_waiting);
+      console.log(carriers.map((c) => `${c.provider} ${JSON.stringify(c.stats)}`).join('\n'));
+      throw err;
+    });
+    const ids = await starting;
+    const counts = countById(trails);
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    expect(engine.log.some((l) => l.includes('"level":50'))).toBe(false);
+    await Promise.all(carriers.map((c) => c.stop()));
+  });
+
+  it('a deadline that passes while the engine is down fires at restart', async () => {
+    await using t = await setup();
+    let engine = await spawnEngine(t.ns.url, ['--deadline', '2s', '--reminders', '0.5']);
+    const carriers = await scriptedCarriers(t.ns.url, { T1: () => undefined });
+    const { tracebackId } = await startTraceback(t.nc, { call, terminatingProvider: 'T1', requester: 'test' });
+    await engine.kill();
+    const deadline = Date.now() + 2000;
+    await check(() => Date.now() > deadline + 500, 10_000, { name: 'the deadline to pass while the engine is down' });
+    expect(await storedTrails(t.nc)).toHaveLength(0);
+    const restartedAt = Date.now();
+    engine = await spawnEngine(t.ns.url, ['--deadline', '2s', '--reminders', '0.5']);
+    const [trail] = await check(async () => {
+      const all = await storedTrails(t.nc);
+      return all.length > 0 ? all : undefined;
+    }, 10_000, { name: 'the noncooperative trail' });
+    expect(trail?.tracebackId).toBe(tracebackId);
+    expect(trail?.outcome).toBe('noncooperative');
+    expect(trail?.hops[0]?.status).toBe('missed');
+    expect(trail!.endedAt).toBeGreaterThanOrEqual(restartedAt);
+    await engine.stop();
+    await Promise.all(carriers.map((c) => c.stop()));
+  });
+});
