@@ -34,3 +34,5 @@ export type {
   CampaignSpec,
   SimSummary,
 } from './src/types.js';
+export { startSimulatedCarriers } from './src/carriers.js';
+export type { SimulatedCarriersOptions, SimulatedCarriers } from './src/carriers.js';

@@ -1,4 +1,203 @@
 import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { startLocalNats, type LocalNats } from '../../localnats/index.js';
+import { Engine, startTraceback, toMs, watchTrails, type Duration } from '../../engine/index.js';
+import { OUTCOMES, type Outcome, type Trail } from '../../protocol/index.js';
+import { buildCdrIndexes, expectTraceback, startSimulatedCarriers, type SimulatedCarriers } from '../../sim/index.js';
+import { cliLogger, connectTo, parseFractions, parsePositiveInt } from '../common.js';
+import { simWorld, startRequestOf } from '../sim-setup.js';
+
+interface DemoFlags {
+  tracebacks: string;
+  seed: string;
+  providers: string;
+  deadline: string;
+  reminders: string;
+  concurrency: string;
+  port: string;
+  json?: boolean;
+}
+
+export interface DemoSummary {
+  tracebacks: number;
+  completed: number;
+  outcomes: Record<Outcome, number>;
+  meanHops: number;
+  maxHops: number;
+  timePerTracebackMs: { mean: number; p50: number; p95: number; max: number };
+  wallSeconds: number;
+  tracebacksPerSecond: number;
+  hopsPerSecond: number;
+  groundTruth: { matched: number; mismatched: number };
+  network: { seed: number; providers: number; silent: number; slow: number; meanPathHops: number };
+  deadlineMs: number;
+  natsServer: string;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
 export function demoCommand(): Command {
-  return new Command('demo');
+  return new Command('demo')
+    .description('start a local NATS, the engine and a simulated network, run tracebacks and print a summary')
+    .option('--tracebacks <n>', 'tracebacks to run', '100')
+    .option('--seed <n>', 'simulated network seed', '1')
+    .option('--providers <n>', 'providers in the simulated network', '200')
+    .option('--deadline <duration>', 'hop deadline, compressed from 24h so silent providers time out quickly', '2s')
+    .option('--reminders <fractions>', 'reminders as fractions of the deadline', '0.5')
+    .option('--concurrency <n>', 'tracebacks started at once', '64')
+    .option('--port <port>', 'port for the local nats-server (-1 = any free port)', '-1')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (flags: DemoFlags) => {
+      const summary = await runDemo(flags);
+      process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    });
+}
+
+async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
+  const n = parsePositiveInt(flags.tracebacks, '--tracebacks');
+  const seed = parsePositiveInt(flags.seed, '--seed');
+  const providers = parsePositiveInt(flags.providers, '--providers');
+  const deadlineMs = toMs(flags.deadline as Duration, '--deadline');
+  const reminderFractions = parseFractions(flags.reminders);
+  const concurrency = parsePositiveInt(flags.concurrency, '--concurrency');
+  const logger = cliLogger('robotrace-demo', process.env['LOG_LEVEL'] ?? 'warn');
+
+  const world = simWorld(seed, providers, n, deadlineMs);
+  const indexes = buildCdrIndexes(world.cdrs);
+  let ns: LocalNats | undefined;
+  let engine: Engine | undefined;
+  let sim: SimulatedCarriers | undefined;
+  const cleanup = async () => {
+    await sim?.stop().catch(() => undefined);
+    await engine?.stop().catch(() => undefined);
+    await ns?.stop().catch(() => undefined);
+  };
+  const onSignal = () => {
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    process.stderr.write('starting a local nats-server…\n');
+    ns = await startLocalNats({ port: Number(flags.port), install: true, logger });
+    engine = await Engine.start({ servers: ns.url, hopDeadline: deadlineMs, reminderFractions, logger, name: 'robotrace-demo-engine' });
+    const carrierConnection = await connectTo(ns.url, 'robotrace-demo-carriers');
+    sim = await startSimulatedCarriers({ network: world.network, cdrs: world.cdrs, connection: carrierConnection, deadlineMs, logger });
+    const client = await connectTo(ns.url, 'robotrace-demo-client');
+    const watch = await watchTrails(client, { all: true });
+
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: 'tracebacks [{bar}] {value}/{total} | {eta_formatted} left | {outcome}', hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(n, 0, { outcome: '' });
+    const trails = new Map<string, Trail>();
+    const started = new Map<string, number>();
+    const collecting = (async () => {
+      for await (const trail of watch) {
+        trails.set(trail.tracebackId, trail);
+        bar.update(trails.size, { outcome: trail.outcome });
+        if (trails.size >= n) break;
+      }
+    })();
+
+    const t0 = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, n) }, async () => {
+        while (next < n) {
+          const call = world.calls[next++];
+          if (!call) break;
+          const reply = await startTraceback(client, startRequestOf(call, 'robotrace-demo'));
+          started.set(reply.tracebackId, world.calls.indexOf(call));
+        }
+      }),
+    );
+    // The longest possible run: every hop answered as late as allowed.
+    const limitMs = (engine.options.maxHops + 2) * deadlineMs + 30_000;
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), limitMs).unref());
+    const result = await Promise.race([collecting.then(() => 'done' as const), timeout]);
+    const wallMs = Date.now() - t0;
+    bar.stop();
+    await watch.close();
+    if (result === 'timeout') logger.error({ completed: trails.size, expected: n }, 'demo timed out waiting for trails');
+
+    const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+    let hops = 0;
+    let maxHops = 0;
+    const durations: number[] = [];
+    let matched = 0;
+    for (const [id, trail] of trails) {
+      outcomes[trail.outcome]++;
+      hops += trail.hops.length;
+      maxHops = Math.max(maxHops, trail.hops.length);
+      durations.push(trail.endedAt - trail.startedAt);
+      const call = world.calls[started.get(id) ?? -1];
+      if (call) {
+        const expected = expectTraceback(world.network, indexes, call, { asOf: world.cdrs.asOf });
+        if (expected.outcome === trail.outcome && expected.hops === trail.hops.length && expected.endProvider === trail.endProvider) matched++;
+      }
+    }
+    durations.sort((a, b) => a - b);
+    const completed = trails.size;
+    const pathHops = world.calls.reduce((a, c) => a + c.path.length, 0) / Math.max(1, world.calls.length);
+    await carrierConnection.drain();
+    await client.drain();
+    return {
+      tracebacks: n,
+      completed,
+      outcomes,
+      meanHops: round(hops / Math.max(1, completed), 2),
+      maxHops,
+      timePerTracebackMs: {
+        mean: Math.round(durations.reduce((a, b) => a + b, 0) / Math.max(1, completed)),
+        p50: percentile(durations, 50),
+        p95: percentile(durations, 95),
+        max: durations[durations.length - 1] ?? 0,
+      },
+      wallSeconds: round(wallMs / 1000, 2),
+      tracebacksPerSecond: round(completed / (wallMs / 1000), 1),
+      hopsPerSecond: round(hops / (wallMs / 1000), 1),
+      groundTruth: { matched, mismatched: completed - matched },
+      network: {
+        seed,
+        providers,
+        silent: world.network.providers.filter((p) => p.behaviour.kind === 'silent').length,
+        slow: world.network.providers.filter((p) => p.behaviour.kind === 'slow').length,
+        meanPathHops: round(pathHops, 2),
+      },
+      deadlineMs,
+      natsServer: ns.version,
+    };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+function formatSummary(s: DemoSummary): string {
+  const lines = [
+    '',
+    `robotrace demo — ${s.completed}/${s.tracebacks} tracebacks completed on nats-server ${s.natsServer}`,
+    `network: seed ${s.network.seed}, ${s.network.providers} providers (${s.network.silent} silent, ${s.network.slow} slow), mean path ${s.network.meanPathHops} hops`,
+    `hop deadline ${s.deadlineMs} ms (compressed from 24 h)`,
+    '',
+    'outcome          count',
+    ...Object.entries(s.outcomes)
+      .filter(([, c]) => c > 0)
+      .map(([o, c]) => `${o.padEnd(16)} ${String(c).padStart(5)}`),
+    '',
+    `mean hops            ${s.meanHops} (max ${s.maxHops})`,
+    `time per traceback   mean ${s.timePerTracebackMs.mean} ms, p50 ${s.timePerTracebackMs.p50} ms, p95 ${s.timePerTracebackMs.p95} ms`,
+    `throughput           ${s.tracebacksPerSecond} tracebacks/s, ${s.hopsPerSecond} hops/s over ${s.wallSeconds} s`,
+    `matches simulator    ${s.groundTruth.matched}/${s.completed} trails end where the simulated call came from`,
+    '',
+  ];
+  return lines.join('\n');
 }

@@ -1,13 +1,9 @@
-/**
- * The one place the simulator reaches into the carrier part. Once `carrier/index.ts` exports
- * the CDR API, point this at `../../carrier/index.js` (the lint rule against deep `src/`
- * imports flags this line until then).
- */
+/** The one place the simulator reaches into the carrier part: its public CDR API. */
 export {
   CdrIndex,
   answerFromCdr,
   formatCdrCsv,
   formatCustomersCsv,
   readCsv,
-} from '../../carrier/src/cdr.js';
-export type { CdrRecord, Customer, CustomerAction } from '../../carrier/src/cdr.js';
+} from '../../carrier/index.js';
+export type { CdrRecord, Customer, CustomerAction } from '../../carrier/index.js';
