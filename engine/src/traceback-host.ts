@@ -122,7 +122,8 @@ export class TracebackHost {
       const retried = this.live.has(input.tracebackId) || this.uncertain.has(input.tracebackId);
       if (retried || existingOk) {
         const existing = await this.load(input.tracebackId);
-        if (existing) return { created: retried };
+        // With a request id, an existing traceback is the answer to a repeated request.
+        if (existing) return { created: !existingOk };
       }
       const commands: TracebackCommand[] = [];
       const actor = createTraceback(input);

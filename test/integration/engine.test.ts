@@ -26,4 +26,35 @@ describe('engine end to end', () => {
     await watch.close();
     await Promise.all(carriers.map((c) => c.stop()));
   });
+
+  it('sends reminders before the deadline, then ends noncooperative at the deadline', async () => {
+    await using engine = await Engine.start({ servers: t.ns.url, logger: quiet, hopDeadline: '1500ms', reminderFractions: [0.3, 0.6] });
+    const seen: { reminder: number; at: number }[] = [];
+    // R1 answers only its second reminder; R2 never answers anything.
+    const carriers = await scriptedCarriers(t.ns.url, {
+      R1: (q) => {
+        seen.push({ reminder: q.reminder, at: Date.now() });
+        return q.reminder === 2 ? upstream('R2') : undefined;
+      },
+      R2: () => undefined,
+    });
+    const watch = await collectTrails(t.nc);
+    const { tracebackId } = await startTraceback(t.nc, { call, terminatingProvider: 'R1', requester: 'test' });
+    const trail = await check(() => watch.trails.find((x) => x.tracebackId === tracebackId), 15_000, { name: 'trail' });
+    expect(trail.outcome).toBe('noncooperative');
+    expect(trail.hops.map((h) => [h.provider, h.status, h.remindedAt.length, h.deadlineKept])).toEqual([
+      ['R1', 'answered', 2, true],
+      ['R2', 'missed', 2, false],
+    ]);
+    const [first, second] = trail.hops;
+    // Reminders at 30% and 60% of the deadline, each within the timer service's 1 s promise.
+    expect(first!.remindedAt[0]! - first!.askedAt).toBeGreaterThanOrEqual(450);
+    expect(first!.remindedAt[0]! - first!.askedAt).toBeLessThan(450 + 1000);
+    expect(trail.endedAt - second!.deadline).toBeGreaterThanOrEqual(0);
+    expect(trail.endedAt - second!.deadline).toBeLessThan(1000);
+    expect(seen.filter((s) => s.reminder === 0).length).toBeGreaterThanOrEqual(1);
+    expect(engine.stats().timersFired).toBeGreaterThanOrEqual(5);
+    await watch.close();
+    await Promise.all(carriers.map((c) => c.stop()));
+  });
 });
