@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration files each start their own nats-server; two cores do not gain from more.
     maxWorkers: 2,
+    globalSetup: ['test/harness/global-setup.ts'],
   },
 });

@@ -28,7 +28,8 @@ export interface DemoSummary {
   wallSeconds: number;
   tracebacksPerSecond: number;
   hopsPerSecond: number;
-  groundTruth: { matched: number; mismatched: number };
+  /** Trails compared with where the simulated call really came from; `late` = a slow provider missed the compressed deadline. */
+  groundTruth: { matched: number; late: number; mismatched: number };
   network: { seed: number; providers: number; silent: number; slow: number; meanPathHops: number };
   deadlineMs: number;
   natsServer: string;
@@ -132,6 +133,8 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
     let maxHops = 0;
     const durations: number[] = [];
     let matched = 0;
+    let late = 0;
+    const slow = new Set(world.network.providers.filter((p) => p.behaviour.kind === 'slow').map((p) => p.id));
     for (const [id, trail] of trails) {
       outcomes[trail.outcome]++;
       hops += trail.hops.length;
@@ -141,6 +144,7 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
       if (call) {
         const expected = expectTraceback(world.network, indexes, call, { asOf: world.cdrs.asOf });
         if (expected.outcome === trail.outcome && expected.hops === trail.hops.length && expected.endProvider === trail.endProvider) matched++;
+        else if (trail.outcome === 'noncooperative' && slow.has(trail.endProvider)) late++;
       }
     }
     durations.sort((a, b) => a - b);
@@ -163,7 +167,7 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
       wallSeconds: round(wallMs / 1000, 2),
       tracebacksPerSecond: round(completed / (wallMs / 1000), 1),
       hopsPerSecond: round(hops / (wallMs / 1000), 1),
-      groundTruth: { matched, mismatched: completed - matched },
+      groundTruth: { matched, late, mismatched: completed - matched - late },
       network: {
         seed,
         providers,
@@ -196,7 +200,9 @@ function formatSummary(s: DemoSummary): string {
     `mean hops            ${s.meanHops} (max ${s.maxHops})`,
     `time per traceback   mean ${s.timePerTracebackMs.mean} ms, p50 ${s.timePerTracebackMs.p50} ms, p95 ${s.timePerTracebackMs.p95} ms`,
     `throughput           ${s.tracebacksPerSecond} tracebacks/s, ${s.hopsPerSecond} hops/s over ${s.wallSeconds} s`,
-    `matches simulator    ${s.groundTruth.matched}/${s.completed} trails end where the simulated call came from`,
+    `matches simulator    ${s.groundTruth.matched}/${s.completed} trails end where the simulated call came from` +
+      (s.groundTruth.late > 0 ? `; ${s.groundTruth.late} stopped at a slow provider that answered after the deadline` : '') +
+      (s.groundTruth.mismatched > 0 ? `; ${s.groundTruth.mismatched} MISMATCHED` : ''),
     '',
   ];
   return lines.join('\n');
