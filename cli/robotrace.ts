@@ -8,6 +8,11 @@ import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
 import { traceCommand } from './commands/trace.js';
 import { watchCommand } from './commands/watch.js';
+import { exportCommand } from './commands/export.js';
+import { reportCommand } from './commands/report.js';
+import { verifyCommand } from './commands/verify.js';
+import { keysCommand } from './commands/keys.js';
+import { viewerCommand } from '../viewer/cli.js';
 
 const program = new Command('robotrace')
   .description('Automated hop-by-hop robocall traceback on NATS JetStream')
@@ -15,7 +20,7 @@ const program = new Command('robotrace')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand()]) {
+for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand(), viewerCommand(), exportCommand(), reportCommand(), verifyCommand(), keysCommand()]) {
   program.addCommand(command.exitOverride());
 }
 
