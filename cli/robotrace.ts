@@ -4,6 +4,7 @@ import { CliError, describeError } from './common.js';
 import { demoCommand } from './commands/demo.js';
 import { engineCommand } from './commands/engine.js';
 import { natsCommand } from './commands/nats.js';
+import { providersCommand } from './commands/providers.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
 import { traceCommand } from './commands/trace.js';
@@ -15,7 +16,7 @@ const program = new Command('robotrace')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand()]) {
+for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand(), providersCommand()]) {
   program.addCommand(command.exitOverride());
 }
 

@@ -7,8 +7,9 @@ function initialContext(input: ProviderInput): ProviderContext {
   return {
     id: input.id,
     directory: { rmdStatus: 'unknown', roles: [], verified: false, ...input.directory, id: input.id },
-    policy: input.policy ?? DEFAULT_PROVIDER_POLICY,
-    thresholds: input.thresholds ?? DEFAULT_FLAG_THRESHOLDS,
+    // Copies: the context must not share objects with the caller or the defaults.
+    policy: structuredClone(input.policy ?? DEFAULT_PROVIDER_POLICY),
+    thresholds: structuredClone(input.thresholds ?? DEFAULT_FLAG_THRESHOLDS),
     open: {},
     queue: [],
     stats: { asked: 0, answered: 0, late: 0, missed: 0, notFound: 0, answerMs: [] },

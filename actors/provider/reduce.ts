@@ -42,7 +42,12 @@ function dispatch(step: Step, query: HopQuery, at: number): void {
   const c = step.context;
   const { receivedAt, deadline } = deadlineFor(c.policy.deadline, at);
   const span = deadline - receivedAt;
-  const remindersDue = c.policy.reminderFractions.map((f) => receivedAt + Math.round(span * f)).filter((t) => t > at && t < deadline);
+  // Ascending, so the timer always carries the earliest pending reminder (a policy may list
+  // the fractions in any order); strictly between sending and the deadline.
+  const remindersDue = c.policy.reminderFractions
+    .map((f) => receivedAt + Math.round(span * f))
+    .filter((t) => t > at && t < deadline)
+    .sort((a, b) => a - b);
   const sent: HopQuery = { ...query, askedAt: at, deadline, reminder: 0 };
   const open: OpenHop = { hopId: query.hopId, tracebackId: query.tracebackId, query: sent, sentAt: at, receivedAt, deadline, remindersDue, remindedAt: [] };
   c.open[query.hopId] = open;
@@ -111,7 +116,7 @@ function evaluateFlags(step: Step, at: number): void {
   }
 }
 
-function closeHop(step: Step, open: OpenHop, at: number): void {
+function closeHop(step: Step, open: OpenHop): void {
   delete step.context.open[open.hopId];
   step.commands.push({ type: 'cmd.cancelTimer', timer: providerTimerName(open.hopId) });
 }
@@ -138,7 +143,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
     case 'ANSWER': {
       const open = c.open[event.hopId];
       if (!open) break;
-      closeHop(step, open, event.at);
+      closeHop(step, open);
       c.stats.answered += 1;
       if (event.at > open.deadline) c.stats.late += 1;
       c.stats.answerMs.push(Math.max(0, event.at - open.receivedAt));
@@ -164,7 +169,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
       const open = c.open[hopId];
       if (!open) break;
       if (event.at >= open.deadline) {
-        closeHop(step, open, event.at);
+        closeHop(step, open);
         c.stats.missed += 1;
         strike(c, 'noncooperative', { tracebackId: open.tracebackId, hopId: open.hopId, at: event.at });
         remember(c, open.hopId, { closedAt: event.at });
@@ -190,14 +195,18 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
     case 'CANCEL_HOP': {
       const open = c.open[event.hopId];
       if (open) {
-        closeHop(step, open, event.at);
+        closeHop(step, open);
         remember(c, open.hopId, { closedAt: event.at });
         step.audit({ at: event.at, type: 'hop_cancelled', hopId: open.hopId, tracebackId: open.tracebackId });
         dispatchQueued(step, event.at);
       } else {
-        const before = c.queue.length;
-        c.queue = c.queue.filter((q) => q.hopId !== event.hopId);
-        if (c.queue.length !== before) step.audit({ at: event.at, type: 'hop_cancelled', hopId: event.hopId });
+        const queued = c.queue.find((q) => q.hopId === event.hopId);
+        if (queued) {
+          c.queue = c.queue.filter((q) => q.hopId !== event.hopId);
+          // Remembered like a closed hop, so a redelivered ASK cannot queue it again.
+          remember(c, queued.hopId, { closedAt: event.at });
+          step.audit({ at: event.at, type: 'hop_cancelled', hopId: queued.hopId, tracebackId: queued.tracebackId });
+        }
       }
       break;
     }

@@ -13,6 +13,9 @@ import {
   decodeHopAnswer,
   decodeStartTraceback,
   decodeStatusRequest,
+  decodeUpsertProviders,
+  decodeClearProviderFlag,
+  type DirectoryDeadline,
   encodeMessage,
   errorMessage,
   newTracebackId,
@@ -36,6 +39,9 @@ import {
   createProvider,
   createTraceback,
   DEFAULT_FLAG_THRESHOLDS,
+  policyProblems,
+  type DeadlinePolicy,
+  type DirectoryEntry,
   type ProviderActor,
   type ProviderCommand,
   type ProviderContext,
@@ -70,6 +76,12 @@ export interface EngineStats extends HostStats {
 }
 
 const RETRY_LIMIT_MS = 60_000;
+
+function toDeadlinePolicy(d: DirectoryDeadline): DeadlinePolicy {
+  const deadlineMs = Math.round(d.hours * 3_600_000);
+  if (d.kind === 'fixed') return { kind: 'fixed', deadlineMs };
+  return { kind: 'business', deadlineMs, timeZone: d.timeZone, opensAt: d.opensAt, closesAt: d.closesAt, businessDays: d.businessDays, holidays: d.holidays };
+}
 
 /** The actor host: one process that advances tracebacks durably. */
 export class Engine implements AsyncDisposable {
@@ -169,6 +181,8 @@ export class Engine implements AsyncDisposable {
     this.serve(Subjects.start, (msg) => this.onStart(msg));
     this.serve(Subjects.cancel, (msg) => this.onCancel(msg));
     this.serve(Subjects.status, (msg) => this.onStatus(msg));
+    this.serve(Subjects.upsertProviders, (msg) => this.onUpsertProviders(msg));
+    this.serve(Subjects.clearFlag, (msg) => this.onClearFlag(msg));
     this.consumeLoop = this.consumeAnswers();
     this.timers.start();
     this.every(o.checkpointIntervalMs, () => this.saveCheckpoint());
@@ -264,6 +278,55 @@ export class Engine implements AsyncDisposable {
     if (delivery.result) throw delivery.result;
     await delivery.executed;
     return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_cancelled', tracebackId: request.tracebackId });
+  }
+
+  /** Directory import: each entry updates (or creates) that provider's actor. */
+  private async onUpsertProviders(msg: Msg): Promise<Uint8Array> {
+    const request = decodeUpsertProviders(msg.data);
+    const changes = request.providers.map((entry, i) => {
+      const policy: Partial<ProviderPolicy> = {};
+      if (entry.deadline) policy.deadline = toDeadlinePolicy(entry.deadline);
+      if (entry.reminders) policy.reminderFractions = entry.reminders;
+      if (entry.maxInFlight) policy.maxInFlight = entry.maxInFlight;
+      const problems = policyProblems({ ...this.providerInput(entry.id).policy, ...policy });
+      if (problems.length > 0) {
+        throw new ProtocolError(ErrorCode.InvalidField, `providers[${i}] (${entry.id}): ${problems.join('; ')}`, { path: `providers[${i}]` });
+      }
+      const directory: Partial<DirectoryEntry> = { verified: true };
+      for (const field of ['name', 'frn', 'ocn', 'contact', 'rmdStatus', 'roles'] as const) {
+        if (entry[field] !== undefined) (directory as Record<string, unknown>)[field] = entry[field];
+      }
+      return { id: entry.id, directory, policy };
+    });
+    await Promise.all(
+      changes.map(async ({ id, directory, policy }) => {
+        const at = this.options.clock.now();
+        const create = () => createProvider({ ...this.providerInput(id), directory });
+        const updated = await this.retrying(() => this.providers.deliver(id, () => ({ event: { type: 'UPDATE_DIRECTORY', entry: directory, at } }), create));
+        await updated.executed;
+        if (Object.keys(policy).length > 0) {
+          const withPolicy = await this.retrying(() => this.providers.deliver(id, () => ({ event: { type: 'UPDATE_POLICY', policy, at } })));
+          await withPolicy.executed;
+        }
+      }),
+    );
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'providers_upserted', count: changes.length });
+  }
+
+  private async onClearFlag(msg: Msg): Promise<Uint8Array> {
+    const request = decodeClearProviderFlag(msg.data);
+    const at = this.options.clock.now();
+    const delivery = await this.retrying(() =>
+      this.providers.deliver<ProtocolError>(request.provider, (actor) => {
+        if (!actor) return { result: new ProtocolError(ErrorCode.UnknownProvider, `no provider ${request.provider}`) };
+        const flags = (actor.getSnapshot().context as ProviderContext).flags;
+        if (!flags[request.flag]) return { result: new ProtocolError(ErrorCode.FlagNotSet, `${request.provider} is not flagged ${request.flag}`) };
+        return { event: { type: 'CLEAR_FLAG', flag: request.flag, reason: request.reason, by: request.requester, at } };
+      }),
+    );
+    if (delivery.result) throw delivery.result;
+    await delivery.executed;
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'provider_flag_cleared', provider: request.provider, flag: request.flag });
   }
 
   private async onStatus(msg: Msg): Promise<Uint8Array> {
