@@ -923,14 +923,14 @@ describe('statistics and directory', () => {
   });
 
   it('keeps at most 256 answer times', () => {
-    const d = new Driver();
+    let c = initial();
     for (let n = 1; n <= 300; n++) {
-      d.send(ask(n, T0));
-      d.send(answer(n, upstream('tsp-x' as ProviderId), T0 + n));
+      c = reduceProvider(c, ask(n, T0)).context;
+      c = reduceProvider(c, answer(n, upstream('tsp-x' as ProviderId), T0 + n)).context;
     }
-    expect(d.context.stats.answerMs).toHaveLength(256);
-    expect(d.context.stats.answerMs[0]).toBe(45);
-    expect(d.context.stats.answered).toBe(300);
+    expect(c.stats.answerMs).toHaveLength(256);
+    expect(c.stats.answerMs[0]).toBe(45);
+    expect(c.stats.answered).toBe(300);
   });
 
   it('UPDATE_DIRECTORY merges the entry, keeps the id, and is audited only when something changed', () => {
