@@ -14,6 +14,7 @@ const program = new Command('robotrace')
   .description('Automated hop-by-hop robocall traceback on NATS JetStream')
   .version('0.1.0')
   .showHelpAfterError()
+  .enablePositionalOptions()
   .exitOverride();
 
 for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand(), providersCommand()]) {

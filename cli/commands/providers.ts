@@ -73,6 +73,8 @@ function table(cards: Scorecard[]): string {
 export function providersCommand(): Command {
   const command = new Command('providers')
     .description('provider scorecards: answer rate, answer times, strikes and flags')
+    // Options after a subcommand's name (e.g. `import FILE --nats URL`) belong to it.
+    .enablePositionalOptions()
     .addOption(natsOption())
     .option('--json', 'print JSON')
     .option('--flagged', 'only providers with a flag')
