@@ -13,7 +13,7 @@ import {
   type ProviderEventIn,
 } from './types.js';
 
-const RECENT_LIMIT = 2000;
+const RECENT_LIMIT = 1000;
 const ANSWER_SAMPLES = 256;
 const STRIKES_LIMIT = 500;
 const CLEARED_LIMIT = 50;
@@ -49,7 +49,10 @@ function dispatch(step: Step, query: HopQuery, at: number): void {
     .filter((t) => t > at && t < deadline)
     .sort((a, b) => a - b);
   const sent: HopQuery = { ...query, askedAt: at, deadline, reminder: 0 };
-  const open: OpenHop = { hopId: query.hopId, tracebackId: query.tracebackId, query: sent, sentAt: at, receivedAt, deadline, remindersDue, remindedAt: [] };
+  // Reminders repeat the query without the transcript: the carrier has it, and this copy is
+  // rewritten with the provider's record on every event.
+  const { transcript: _transcript, ...call } = sent.call;
+  const open: OpenHop = { hopId: query.hopId, tracebackId: query.tracebackId, query: { ...sent, call }, sentAt: at, receivedAt, deadline, remindersDue, remindedAt: [] };
   c.open[query.hopId] = open;
   step.commands.push({ type: 'cmd.hopQuery', query: sent });
   step.commands.push({ type: 'cmd.scheduleTimer', timer: providerTimerName(query.hopId), dueAt: remindersDue[0] ?? deadline });
@@ -65,8 +68,8 @@ function dispatchQueued(step: Step, at: number): void {
   }
 }
 
-function remember(c: ProviderContext, hopId: HopId, entry: ProviderContext['recent'][string]): void {
-  c.recent[hopId] = entry;
+function remember(c: ProviderContext, hopId: HopId, closedAt: number): void {
+  c.recent[hopId] = closedAt;
   const keys = Object.keys(c.recent);
   for (let i = 0; i < keys.length - RECENT_LIMIT; i++) delete c.recent[keys[i] as string];
 }
@@ -152,7 +155,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
         c.stats.notFound += 1;
         strike(c, 'insufficient_records', { tracebackId: open.tracebackId, hopId: open.hopId, at: event.at });
       }
-      remember(c, open.hopId, { answer: event.answer, closedAt: event.at });
+      remember(c, open.hopId, event.at);
       step.commands.push({
         type: 'cmd.hopResult',
         tracebackId: open.tracebackId,
@@ -172,7 +175,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
         closeHop(step, open);
         c.stats.missed += 1;
         strike(c, 'noncooperative', { tracebackId: open.tracebackId, hopId: open.hopId, at: event.at });
-        remember(c, open.hopId, { closedAt: event.at });
+        remember(c, open.hopId, event.at);
         step.commands.push({
           type: 'cmd.hopResult',
           tracebackId: open.tracebackId,
@@ -196,7 +199,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
       const open = c.open[event.hopId];
       if (open) {
         closeHop(step, open);
-        remember(c, open.hopId, { closedAt: event.at });
+        remember(c, open.hopId, event.at);
         step.audit({ at: event.at, type: 'hop_cancelled', hopId: open.hopId, tracebackId: open.tracebackId });
         dispatchQueued(step, event.at);
       } else {
@@ -204,7 +207,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
         if (queued) {
           c.queue = c.queue.filter((q) => q.hopId !== event.hopId);
           // Remembered like a closed hop, so a redelivered ASK cannot queue it again.
-          remember(c, queued.hopId, { closedAt: event.at });
+          remember(c, queued.hopId, event.at);
           step.audit({ at: event.at, type: 'hop_cancelled', hopId: queued.hopId, tracebackId: queued.tracebackId });
         }
       }

@@ -130,8 +130,11 @@ export interface ProviderContext {
   clearedUntil: Partial<Record<FlagName, number>>;
   flags: Partial<Record<FlagName, Flag>>;
   clearedFlags: ClearedFlag[];
-  /** Answers of recently closed hops, to tell a duplicate from a conflicting answer. */
-  recent: Record<string, { answer?: Answer; closedAt: number }>;
+  /**
+   * When recently closed hops closed, so a redelivered ASK is not sent again. Only times:
+   * answers live in the traceback, and this record is written on every provider event.
+   */
+  recent: Record<string, number>;
   eventSeq: number;
 }
 

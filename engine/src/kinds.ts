@@ -8,6 +8,8 @@ import {
   type ProviderActor,
   type ProviderCommand,
   type ProviderContext,
+  type ProviderEventIn,
+  type TracebackEventIn,
   type TracebackActor,
   type TracebackCommand,
   type TracebackContext,
@@ -28,8 +30,8 @@ import type { TimerService } from './timer-service.js';
 
 /** What carrying out a command may need besides NATS: the other actors. */
 export interface Router {
-  toProvider(provider: string, event: import('../../actors/index.js').ProviderEventIn): Promise<void>;
-  toTraceback(tracebackId: string, event: import('../../actors/index.js').TracebackEventIn): Promise<void>;
+  toProvider(provider: string, event: ProviderEventIn): Promise<void>;
+  toTraceback(tracebackId: string, event: TracebackEventIn): Promise<void>;
   now(): number;
 }
 
@@ -63,7 +65,7 @@ function timerKey(kind: string, id: string, timer: string): string {
   return `${kind}.${id}.${timer}`;
 }
 
-export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, import('../../actors/index.js').TracebackEventIn, TracebackCommand> {
+export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, TracebackEventIn, TracebackCommand> {
   return {
     kind: 'traceback',
     version: TRACEBACK_MACHINE_VERSION,
@@ -85,7 +87,7 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, import
               await deps.router.toProvider(command.provider, { type: 'CANCEL_HOP', hopId: command.hopId, at: deps.router.now() });
               return;
             case 'cmd.trailEnded': {
-              const event: import('../../actors/index.js').ProviderEventIn = { type: 'TRAIL_ENDED', tracebackId: context.tracebackId, outcome: command.outcome, at: deps.router.now() };
+              const event: ProviderEventIn = { type: 'TRAIL_ENDED', tracebackId: context.tracebackId, outcome: command.outcome, at: deps.router.now() };
               if (command.campaign !== undefined) event.campaign = command.campaign;
               await deps.router.toProvider(command.provider, event);
               return;
@@ -112,7 +114,7 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, import
   };
 }
 
-export function providerSpec(deps: EffectDeps): KindSpec<ProviderActor, import('../../actors/index.js').ProviderEventIn, ProviderCommand> {
+export function providerSpec(deps: EffectDeps): KindSpec<ProviderActor, ProviderEventIn, ProviderCommand> {
   return {
     kind: 'provider',
     version: PROVIDER_MACHINE_VERSION,
