@@ -23,13 +23,19 @@ export interface KindSpec<A extends HostedActor<E, C>, E, C extends { type: stri
   /** Re-creates an actor from a stored record, migrating older versions; not started. */
   restore(record: ActorRecord<C>): A;
   /** Carries out commands; idempotent. `recovery`: they may have run before, long ago. */
-  execute(id: string, actor: A, commands: C[], recovery: boolean): Promise<void>;
+  execute(id: string, actor: A, commands: C[], recovery: boolean, extra: unknown): Promise<void>;
+  /**
+   * State derived from the commands and persisted with them in the same write (the
+   * traceback's evidence chain over its audit events).
+   */
+  extend?(extra: unknown, commands: C[]): unknown;
   /** Commands with the same key supersede each other (a timer scheduled then cancelled). */
   supersedeKey?(command: C): string | undefined;
 }
 
 interface Entry<A, C> {
   actor: A;
+  extra: unknown;
   revision: number;
   lastUsed: number;
   outbox: OutboxEntry<C>[];
@@ -165,6 +171,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
   private fresh(actor: A): Entry<A, C> {
     return {
       actor,
+      extra: undefined,
       revision: 0,
       lastUsed: this.deps.clock.now(),
       outbox: [],
@@ -196,6 +203,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
 
   private async persist(id: string, entry: Entry<A, C>, commands: C[], created: boolean): Promise<Delivery> {
     for (const command of commands) entry.outbox.push({ id: entry.nextCommandId++, command });
+    if (this.spec.extend) entry.extra = this.spec.extend(entry.extra, commands);
     const upTo = entry.nextCommandId - 1;
     const record: ActorRecord<C> = {
       kind: this.spec.kind,
@@ -204,6 +212,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       outbox: entry.outbox,
       nextCommandId: entry.nextCommandId,
       updatedAt: this.deps.clock.now(),
+      ...(entry.extra === undefined ? {} : { extra: entry.extra }),
     };
     const key = actorKey(this.spec.kind, id);
     const token = this.deps.checkpoint.begin();
@@ -245,7 +254,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     const upTo = pending[pending.length - 1]?.id ?? entry.executedUpTo;
     const commands = this.supersede(pending.map((e) => e.command));
     this.spec
-      .execute(id, entry.actor, commands, false)
+      .execute(id, entry.actor, commands, false, entry.extra)
       .then(
         () => {
           entry.executedUpTo = upTo;
@@ -305,7 +314,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       // Our earlier write landed if the revision moved: carry out its outbox now.
       if (stored && stored.revision !== doubt.previousRevision && stored.record.outbox.length > 0) {
         const actor = this.spec.restore(stored.record);
-        await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true);
+        await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra);
       }
       this.uncertain.delete(id);
       this.deps.checkpoint.done(doubt.token);
@@ -318,6 +327,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     // The stored outbox was carried out before eviction, or is replayed by start-up recovery.
     const entry = this.fresh(actor);
     entry.revision = stored.revision;
+    entry.extra = stored.record.extra;
     entry.nextCommandId = stored.record.nextCommandId;
     entry.executedUpTo = stored.record.nextCommandId - 1;
     this.live.set(id, entry);
@@ -331,7 +341,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       const stored = await this.read(id);
       if (!stored || stored.record.outbox.length === 0) return false;
       const actor = this.spec.restore(stored.record);
-      await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true);
+      await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra);
       return true;
     });
   }

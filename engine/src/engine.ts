@@ -26,6 +26,7 @@ import {
   type StatusReply,
   type TracebackId,
 } from '../../protocol/index.js';
+import { loadOrCreateEngineKey, openKeyBucket, servePublicKey, type KeyService } from '../../evidence/index.js';
 import { OutboxCheckpoint } from './checkpoint.js';
 import { ensureError, RetryableError } from './errors.js';
 import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
@@ -96,6 +97,7 @@ export class Engine implements AsyncDisposable {
   private timers!: TimerService;
   private checkpoint!: OutboxCheckpoint;
   private messages: ConsumerMessages | undefined;
+  private keyService: KeyService | undefined;
   private readonly subscriptions: Subscription[] = [];
   private readonly intervals: NodeJS.Timeout[] = [];
   private readonly inflight = new Set<Promise<void>>();
@@ -166,10 +168,15 @@ export class Engine implements AsyncDisposable {
         void delivery;
       },
       toTraceback: async (tracebackId, event) => {
-        await this.retrying(() => this.tracebacks.deliver(tracebackId, (actor) => (actor ? { event } : { result: undefined })));
+        // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
+        await this.retrying(() =>
+          this.tracebacks.deliver(tracebackId, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined })),
+        );
       },
     };
-    const effects = { js: this.js, jsm: this.jsm, timers: this.timers, router };
+    const { key } = await loadOrCreateEngineKey(await openKeyBucket(this.nc, { replicas: o.replicas }));
+    this.keyService = servePublicKey(this.nc, key);
+    const effects = { signingKey: key, js: this.js, jsm: this.jsm, timers: this.timers, router };
     this.tracebacks = new ActorHost(tracebackSpec(effects), hostDeps);
     this.providers = new ActorHost(providerSpec(effects), hostDeps);
     // Timers first: recovery may cancel or reschedule them.
@@ -183,7 +190,10 @@ export class Engine implements AsyncDisposable {
     this.serve(Subjects.status, (msg) => this.onStatus(msg));
     this.serve(Subjects.upsertProviders, (msg) => this.onUpsertProviders(msg));
     this.serve(Subjects.clearFlag, (msg) => this.onClearFlag(msg));
-    this.consumeLoop = this.consumeAnswers();
+    // Subscribed before the engine counts as running, so a stop right after start closes it.
+    const answers = await this.js.consumers.get(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
+    this.messages = await answers.consume({ max_messages: this.options.concurrency });
+    this.consumeLoop = this.consumeAnswers(this.messages);
     this.timers.start();
     this.every(o.checkpointIntervalMs, () => this.saveCheckpoint());
     this.every(Math.max(1000, Math.min(o.idleEvictionMs, 10_000)), async () => {
@@ -372,12 +382,10 @@ export class Engine implements AsyncDisposable {
     }
   }
 
-  private async consumeAnswers(): Promise<void> {
-    const consumer = await this.js.consumers.get(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
-    this.messages = await consumer.consume({ max_messages: this.options.concurrency });
+  private async consumeAnswers(messages: ConsumerMessages): Promise<void> {
     let running = 0;
     const waiters: (() => void)[] = [];
-    for await (const m of this.messages) {
+    for await (const m of messages) {
       running++;
       const work = this.onAnswer(m).finally(() => {
         running--;
@@ -502,6 +510,7 @@ export class Engine implements AsyncDisposable {
     this.timers.stop();
     for (const sub of this.subscriptions) sub.unsubscribe();
     await this.messages?.close();
+    await this.keyService?.stop().catch(() => undefined);
     await this.consumeLoop?.catch(() => undefined);
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     await this.tracebacks.idle();

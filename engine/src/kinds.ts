@@ -5,6 +5,7 @@ import {
   restoreTraceback,
   PROVIDER_MACHINE_VERSION,
   TRACEBACK_MACHINE_VERSION,
+  type AuditRecord,
   type ProviderActor,
   type ProviderCommand,
   type ProviderContext,
@@ -22,6 +23,7 @@ import {
   encodeMessage,
   type TracebackEvent,
 } from '../../protocol/index.js';
+import { emptyChain, extendChain, signTrail, type ChainState, type EngineKey } from '../../evidence/index.js';
 import type { KindSpec } from './actor-host.js';
 import { EngineError, EngineErrorCode } from './errors.js';
 import { migrateTraceback } from './migrate.js';
@@ -36,6 +38,8 @@ export interface Router {
 }
 
 export interface EffectDeps {
+  /** The engine's signing key; trails are signed with it. */
+  signingKey: EngineKey;
   js: JetStreamClient;
   jsm: JetStreamManager;
   timers: TimerService;
@@ -61,6 +65,11 @@ async function exists(jsm: JetStreamManager, stream: string, subject: string): P
   }
 }
 
+/** The audit event exactly as published on `tb.events.<id>`; the chain covers these bytes' content. */
+function auditEvent(record: AuditRecord): TracebackEvent {
+  return { v: PROTOCOL_VERSION, kind: 'traceback_event', ...record };
+}
+
 function timerKey(kind: string, id: string, timer: string): string {
   return `${kind}.${id}.${timer}`;
 }
@@ -74,7 +83,19 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, Traceb
       if (record.machineVersion === 1) return restoreTraceback(migrateTraceback(record));
       throw new EngineError(EngineErrorCode.UnknownRecordVersion, `traceback record version ${record.machineVersion} is newer than this engine (${TRACEBACK_MACHINE_VERSION})`);
     },
-    execute: async (id, actor, commands, recovery) => {
+    extend: (extra, commands) => {
+      // The hash chain over the audit events, persisted with the very write that emits them.
+      let chain = (extra as ChainState | { broken: true } | undefined) ?? emptyChain();
+      if ('broken' in chain) return chain;
+      try {
+        for (const c of commands) if (c.type === 'cmd.audit') chain = extendChain(chain, auditEvent(c.record));
+      } catch {
+        // A record from before chaining (its events did not start at 1): its trail goes out unsigned.
+        return { broken: true };
+      }
+      return chain;
+    },
+    execute: async (id, actor, commands, recovery, extra) => {
       const context = actor.getSnapshot().context as TracebackContext;
       const lastAudit = recovery ? await lastSeq(deps.jsm, Streams.events, Subjects.events(id)) : 0;
       await Promise.all(
@@ -94,12 +115,12 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, Traceb
             }
             case 'cmd.audit': {
               if (command.record.seq <= lastAudit) return;
-              const event: TracebackEvent = { v: PROTOCOL_VERSION, kind: 'traceback_event', ...command.record };
-              await deps.js.publish(Subjects.events(id), encodeMessage(event), { msgID: `${id}.e${command.record.seq}` });
+              await deps.js.publish(Subjects.events(id), encodeMessage(auditEvent(command.record)), { msgID: `${id}.e${command.record.seq}` });
               return;
             }
             case 'cmd.publishTrail': {
-              const trail = buildTrail(context);
+              const chain = extra as ChainState | { broken: true } | undefined;
+              const trail = chain && !('broken' in chain) ? signTrail(buildTrail(context), deps.signingKey, chain) : buildTrail(context);
               const subject = Subjects.trail(trail.outcome, trail.call.campaign, trail.endProvider, trail.tracebackId);
               if (recovery && (await exists(deps.jsm, Streams.trails, subject))) return;
               await deps.js.publish(subject, encodeMessage(trail), { msgID: `${id}.trail` });

@@ -22,6 +22,8 @@ export interface ActorRecord<C = unknown> {
   outbox: OutboxEntry<C>[];
   nextCommandId: number;
   updatedAt: number;
+  /** Kind-specific state kept beside the snapshot (the traceback's evidence hash chain). */
+  extra?: unknown;
 }
 
 /** Plain MessagePack, so the viewer and other languages can read stored records too. */

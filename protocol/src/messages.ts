@@ -228,6 +228,22 @@ export interface Trail {
   origin?: { provider: ProviderId; customer: OriginatorAnswer['customer']; action: OriginatorAnswer['action'] };
   /** Set when `outcome` is `foreign_entry`. */
   entry?: { provider: ProviderId; foreignCarrier: string; country: string };
+  /**
+   * Tamper evidence, set by an engine that signs its trails (see `evidence/` and the protocol
+   * README, "Trails for enforcement"). The signature covers every field of the trail except
+   * `evidence.signature` itself.
+   */
+  evidence?: {
+    /** Lowercase hex SHA-256 head of the hash chain over the traceback's audit events. */
+    chainHead: string;
+    /** Number of audit events in the chain (the last event's `seq`). */
+    eventCount: number;
+    /** Ed25519 signature, base64url without padding. */
+    signature: string;
+    /** Id of the engine key that signed: base64url SHA-256 of the raw public key, first 16 chars. */
+    keyId: string;
+    alg: 'Ed25519';
+  };
 }
 
 /** Engine → audit on `tb.events.<traceback>`: one per state change. */

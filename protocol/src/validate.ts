@@ -324,6 +324,31 @@ export function decodeStatusReply(bytes: Uint8Array): StatusReply {
   return { v: PROTOCOL_VERSION, kind: 'status', total: f.int('total'), active: f.int('active'), byOutcome };
 }
 
+const EVIDENCE_FORMATS = {
+  chainHead: [/^[0-9a-f]{64}$/, '64 lowercase hex digits'],
+  signature: [/^[A-Za-z0-9_-]{86}$/, 'an Ed25519 signature in base64url without padding (86 characters)'],
+  keyId: [/^[A-Za-z0-9_-]{1,64}$/, 'a key id of 1-64 characters [A-Za-z0-9_-]'],
+} as const;
+
+/** `Trail.evidence`: formats are checked here; the signature itself is checked by `evidence/`. */
+function readEvidence(f: Fields): NonNullable<Trail['evidence']> {
+  const text = (name: keyof typeof EVIDENCE_FORMATS): string => {
+    const value = f.str(name, 128);
+    const [format, expected] = EVIDENCE_FORMATS[name];
+    if (!format.test(value)) {
+      throw new ProtocolError(ErrorCode.InvalidField, `evidence.${name} must be ${expected}`, { path: `evidence.${name}` });
+    }
+    return value;
+  };
+  return {
+    chainHead: text('chainHead'),
+    eventCount: f.int('eventCount'),
+    signature: text('signature'),
+    keyId: text('keyId'),
+    alg: f.oneOf('alg', ['Ed25519'] as const),
+  };
+}
+
 export function decodeTrail(bytes: Uint8Array): Trail {
   const f = envelope(bytes, 'trail');
   const trail: Trail = {
@@ -364,6 +389,7 @@ export function decodeTrail(bytes: Uint8Array): Trail {
     const e = f.nested('entry');
     trail.entry = { provider: e.token('provider'), foreignCarrier: e.str('foreignCarrier'), country: e.country('country') };
   }
+  if (f.has('evidence')) trail.evidence = readEvidence(f.nested('evidence'));
   return trail;
 }
 
