@@ -6,6 +6,7 @@ import {
   type Evidence,
   type Flag,
   type FlagName,
+  type HopResult,
   type OpenHop,
   type ProviderAudit,
   type ProviderCommand,
@@ -119,6 +120,18 @@ function evaluateFlags(step: Step, at: number): void {
   }
 }
 
+/** Hands a closed hop's result, with its real timing, back to the traceback. */
+function report(step: Step, open: OpenHop, result: HopResult, at: number): void {
+  remember(step.context, open.hopId, at);
+  step.commands.push({
+    type: 'cmd.hopResult',
+    tracebackId: open.tracebackId,
+    hopId: open.hopId,
+    result,
+    timing: { askedAt: open.sentAt, deadline: open.deadline, remindedAt: open.remindedAt },
+  });
+}
+
 function closeHop(step: Step, open: OpenHop): void {
   delete step.context.open[open.hopId];
   step.commands.push({ type: 'cmd.cancelTimer', timer: providerTimerName(open.hopId) });
@@ -155,14 +168,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
         c.stats.notFound += 1;
         strike(c, 'insufficient_records', { tracebackId: open.tracebackId, hopId: open.hopId, at: event.at });
       }
-      remember(c, open.hopId, event.at);
-      step.commands.push({
-        type: 'cmd.hopResult',
-        tracebackId: open.tracebackId,
-        hopId: open.hopId,
-        result: { kind: 'answered', answer: event.answer, answeredAt: event.at },
-        timing: { askedAt: open.sentAt, deadline: open.deadline, remindedAt: open.remindedAt },
-      });
+      report(step, open, { kind: 'answered', answer: event.answer, answeredAt: event.at }, event.at);
       step.audit({ at: event.at, type: 'answered', hopId: open.hopId, tracebackId: open.tracebackId, detail: event.answer.type });
       dispatchQueued(step, event.at);
       break;
@@ -175,14 +181,7 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
         closeHop(step, open);
         c.stats.missed += 1;
         strike(c, 'noncooperative', { tracebackId: open.tracebackId, hopId: open.hopId, at: event.at });
-        remember(c, open.hopId, event.at);
-        step.commands.push({
-          type: 'cmd.hopResult',
-          tracebackId: open.tracebackId,
-          hopId: open.hopId,
-          result: { kind: 'missed' },
-          timing: { askedAt: open.sentAt, deadline: open.deadline, remindedAt: open.remindedAt },
-        });
+        report(step, open, { kind: 'missed' }, event.at);
         step.audit({ at: event.at, type: 'missed', hopId: open.hopId, tracebackId: open.tracebackId });
         dispatchQueued(step, event.at);
       } else if (open.remindersDue[0] !== undefined && event.at >= open.remindersDue[0]) {
