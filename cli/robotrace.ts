@@ -4,6 +4,7 @@ import { CliError, describeError } from './common.js';
 import { demoCommand } from './commands/demo.js';
 import { engineCommand } from './commands/engine.js';
 import { natsCommand } from './commands/nats.js';
+import { providersCommand } from './commands/providers.js';
 import { simCommand } from './commands/sim.js';
 import { statusCommand } from './commands/status.js';
 import { traceCommand } from './commands/trace.js';
@@ -18,9 +19,24 @@ const program = new Command('robotrace')
   .description('Automated hop-by-hop robocall traceback on NATS JetStream')
   .version('0.1.0')
   .showHelpAfterError()
+  .enablePositionalOptions()
   .exitOverride();
 
-for (const command of [demoCommand(), natsCommand(), engineCommand(), simCommand(), traceCommand(), watchCommand(), statusCommand(), viewerCommand(), exportCommand(), reportCommand(), verifyCommand(), keysCommand()]) {
+for (const command of [
+  demoCommand(),
+  natsCommand(),
+  engineCommand(),
+  simCommand(),
+  traceCommand(),
+  watchCommand(),
+  statusCommand(),
+  providersCommand(),
+  viewerCommand(),
+  exportCommand(),
+  reportCommand(),
+  verifyCommand(),
+  keysCommand(),
+]) {
   program.addCommand(command.exitOverride());
 }
 

@@ -13,5 +13,5 @@ export { toMs } from './src/duration.js';
 export type { Duration } from './src/duration.js';
 export { checkServerVersion } from './src/topology.js';
 export { withSpan, Attr } from './src/tracing.js';
-export { startTraceback, cancelTraceback, getStatus, watchTrails } from './src/client.js';
+export { startTraceback, cancelTraceback, getStatus, watchTrails, upsertProviders, clearProviderFlag, listProviders, getProvider } from './src/client.js';
 export type { StartRequest, WatchOptions } from './src/client.js';

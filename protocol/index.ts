@@ -63,3 +63,21 @@ export {
 export { normalizeE164 } from './src/phone.js';
 export { newTracebackId, tracebackIdForRequest, parseTracebackId, parseHopId, hopIdOf } from './src/ids.js';
 export { errorMessage } from './src/error-message.js';
+export {
+  PROVIDER_FLAGS,
+  decodeClearProviderFlag,
+  decodeProviderFlagCleared,
+  decodeUpsertProviders,
+  decodeProvidersUpserted,
+  decodeProviderFlag,
+} from './src/provider-messages.js';
+export type {
+  ProviderFlagName,
+  DirectoryDeadline,
+  DirectoryProvider,
+  UpsertProviders,
+  ProvidersUpserted,
+  ClearProviderFlag,
+  ProviderFlagCleared,
+  ProviderFlagMessage,
+} from './src/provider-messages.js';

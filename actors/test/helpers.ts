@@ -1,5 +1,6 @@
 /**
- * Test helpers for the traceback machine: start it with a command recorder, drive it with
+ * Test helpers for the traceback machine (v2: hops are asked through provider actors, which
+ * report each hop's end as HOP_RESULT): start it with a command recorder, drive it with
  * timestamped events, persist and restore it through a JSON round trip. No NATS, no clock.
  */
 import { createActor, type Actor, type SnapshotFrom } from 'xstate';
@@ -10,7 +11,9 @@ import {
   type E164,
   type HopId,
   type ProviderId,
+  type TracebackId,
 } from '../../protocol/index.js';
+import type { HopResult, HopTiming } from '../provider/index.js';
 import {
   tracebackMachine,
   type AuditRecord,
@@ -26,6 +29,9 @@ export const DAY = 24 * HOUR;
 
 /** Creation time of every traceback in the tests: 2025-01-15 12:00:00 UTC. */
 export const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
+
+/** A well-formed traceback id of no traceback in the tests. */
+export const OTHER_TB = 'tb-000000000zzzzzzzzzzz' as TracebackId;
 
 export const CALLING = '+12155550121' as E164;
 export const CALLED = '+13125550187' as E164;
@@ -152,17 +158,47 @@ export function hopOf(context: TracebackContext, n: number): HopRecord {
   return hop;
 }
 
-/** An ANSWER from the provider asked at the current hop. */
-export function answerCurrent(context: TracebackContext, answer: Answer, at: number): TracebackEventIn {
+/** How the provider actor timed a hop; defaults to the traceback's own estimate. */
+export function timingOf(hop: HopRecord, patch: Partial<HopTiming> = {}): HopTiming {
+  return { askedAt: hop.askedAt, deadline: hop.deadline, remindedAt: [...hop.remindedAt], ...patch };
+}
+
+/** A HOP_RESULT as the provider actor delivers it. */
+export function hopResult(hopId: HopId | string, result: HopResult, timing: HopTiming, at: number): TracebackEventIn {
+  return { type: 'HOP_RESULT', hopId: hopId as HopId, result, timing, at };
+}
+
+/**
+ * The provider asked at the current hop answered at `at` (answeredAt = `at` unless given);
+ * the timing defaults to the traceback's estimate, patched by `timing`.
+ */
+export function answerCurrent(
+  context: TracebackContext,
+  answer: Answer,
+  at: number,
+  timing: Partial<HopTiming> = {},
+  answeredAt = at,
+): TracebackEventIn {
   const hop = currentHop(context);
-  return { type: 'ANSWER', hopId: hop.hopId, provider: hop.provider, answer, at };
+  return hopResult(hop.hopId, { kind: 'answered', answer, answeredAt }, timingOf(hop, timing), at);
 }
 
-export function answerEvent(hopId: HopId | string, provider: ProviderId, answer: Answer, at: number): TracebackEventIn {
-  return { type: 'ANSWER', hopId: hopId as HopId, provider, answer, at };
+/** An answered HOP_RESULT for any hop id (stale, foreign or garbage ones included). */
+export function answerEvent(hopId: HopId | string, answer: Answer, at: number, timing?: HopTiming): TracebackEventIn {
+  return hopResult(hopId, { kind: 'answered', answer, answeredAt: at }, timing ?? { askedAt: T0, deadline: T0 + DAY, remindedAt: [] }, at);
 }
 
-export const timer = (name: string, at: number): TracebackEventIn => ({ type: 'TIMER_FIRED', timer: name, at });
+/** The provider asked at the current hop missed its deadline; reported at `at` (default: the deadline). */
+export function missCurrent(context: TracebackContext, at?: number, timing: Partial<HopTiming> = {}): TracebackEventIn {
+  const hop = currentHop(context);
+  const t = timingOf(hop, timing);
+  return hopResult(hop.hopId, { kind: 'missed' }, t, at ?? t.deadline);
+}
+
+/** A missed HOP_RESULT for any hop id. */
+export function missEvent(hopId: HopId | string, at: number, timing?: HopTiming): TracebackEventIn {
+  return hopResult(hopId, { kind: 'missed' }, timing ?? { askedAt: T0, deadline: T0 + DAY, remindedAt: [] }, at);
+}
 
 export const cancel = (at: number, reason = 'duplicate of an earlier traceback', by = 'ops-jane'): TracebackEventIn => ({
   type: 'CANCEL',

@@ -3,9 +3,9 @@ import { createActor } from 'xstate';
 import { ErrorCode, OUTCOMES, PROTOCOL_VERSION, hopIdOf, newTracebackId, type Outcome } from '../../protocol/index.js';
 import {
   DEFAULT_HOP_POLICY,
+  TRACEBACK_MACHINE_VERSION,
   buildTrail,
   checkAnswer,
-  hopTimerName,
   tracebackMachine,
   type TracebackCommand,
   type TracebackContext,
@@ -14,6 +14,7 @@ import {
   CALL,
   DAY,
   HOUR,
+  OTHER_TB,
   T0,
   answerCurrent,
   answerEvent,
@@ -24,6 +25,8 @@ import {
   foreignEntry,
   hopOf,
   makeInput,
+  missCurrent,
+  missEvent,
   notFound,
   ofType,
   originator,
@@ -31,7 +34,6 @@ import {
   restore,
   runScript,
   start,
-  timer,
   typesOf,
   upstream,
   walkUpstream,
@@ -66,10 +68,20 @@ function expectIgnored(h: Harness, ...events: Parameters<Harness['send']>[0][]):
   }
 }
 
+/** The commands a traceback may emit in v2; it keeps no timers and sends no queries itself. */
+const V2_COMMANDS = new Set(['cmd.askProvider', 'cmd.cancelHop', 'cmd.trailEnded', 'cmd.audit', 'cmd.publishTrail']);
+
+/** Outcomes that end at a provider that originated the call or let it into the US. */
+const TRAIL_ENDING = new Set<Outcome>(['origin_found', 'foreign_entry']);
+
 // ====================================================================== creation
 
 describe('creation', () => {
-  it('asks hop 1 of the terminating provider and schedules its first reminder', () => {
+  it('is version 2 of the persisted shape', () => {
+    expect(TRACEBACK_MACHINE_VERSION).toBe(2);
+  });
+
+  it('asks hop 1 of the terminating provider through its provider actor, with the estimated deadline', () => {
     const input = makeInput();
     const h = start(input);
     const id = input.tracebackId;
@@ -79,7 +91,8 @@ describe('creation', () => {
         record: { tracebackId: id, seq: 2, at: T0, type: 'asked', state: 'asking', hopId: hopIdOf(id, 1), provider: p(0) },
       },
       {
-        type: 'cmd.hopQuery',
+        type: 'cmd.askProvider',
+        provider: p(0),
         query: {
           v: PROTOCOL_VERSION,
           kind: 'hop_query',
@@ -93,21 +106,19 @@ describe('creation', () => {
           reminder: 0,
         },
       },
-      { type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + DAY / 2 },
     ]);
   });
 
-  it('hop ids are <tracebackId>-h<n> and the first query has no downstream', () => {
+  it('hop ids are <tracebackId>-h<n>, the query is addressed to the provider asked and has no downstream at hop 1', () => {
     const input = makeInput();
     const h = start(input);
-    const [query] = ofType(h.commands, 'cmd.hopQuery');
-    expect(query?.query.hopId).toBe(`${input.tracebackId}-h1`);
-    expect(query?.query).not.toHaveProperty('downstream');
-    expect(hopTimerName(1)).toBe('hop1');
-    expect(hopTimerName(12)).toBe('hop12');
+    const [ask] = ofType(h.commands, 'cmd.askProvider');
+    expect(ask?.query.hopId).toBe(`${input.tracebackId}-h1`);
+    expect(ask?.provider).toBe(ask?.query.provider);
+    expect(ask?.query).not.toHaveProperty('downstream');
   });
 
-  it('starts in asking with the default policy and one open hop', () => {
+  it('starts in asking with the default policy and one open hop, and keeps no timer of its own', () => {
     const input = makeInput();
     const h = start(input);
     const snapshot = h.snapshot();
@@ -127,30 +138,25 @@ describe('creation', () => {
           provider: p(0),
           askedAt: T0,
           deadline: T0 + DAY,
-          remindersDue: [T0 + 12 * HOUR],
           remindedAt: [],
           status: 'open',
         },
       ],
       eventSeq: 2,
     });
+    expect(hopOf(snapshot.context, 1)).not.toHaveProperty('remindersDue');
     expect(DEFAULT_HOP_POLICY).toEqual({ deadlineMs: DAY, reminderFractions: [0.5], maxHops: 15 });
+    expect(typesOf(h.commands).every((t) => V2_COMMANDS.has(t.split(':')[0] as string))).toBe(true);
   });
 
-  it('applies a custom policy and merges a partial one with the defaults', () => {
+  it('applies a custom policy (the deadline is an estimate for the query) and merges a partial one with the defaults', () => {
     const h = start(makeInput({ policy: { deadlineMs: 4 * HOUR, reminderFractions: [0.25, 0.5, 0.75] } }));
     expect(h.context().policy).toEqual({ deadlineMs: 4 * HOUR, reminderFractions: [0.25, 0.5, 0.75], maxHops: 15 });
-    expect(hopOf(h.context(), 1).remindersDue).toEqual([T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR]);
-    expect(ofType(h.commands, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + HOUR }]);
-    expect(ofType(h.commands, 'cmd.hopQuery')[0]?.query.deadline).toBe(T0 + 4 * HOUR);
+    expect(hopOf(h.context(), 1).deadline).toBe(T0 + 4 * HOUR);
+    expect(ofType(h.commands, 'cmd.askProvider')[0]?.query).toMatchObject({ askedAt: T0, deadline: T0 + 4 * HOUR, reminder: 0 });
 
     const onlyMax = start(makeInput({ policy: { maxHops: 3 } }));
     expect(onlyMax.context().policy).toEqual({ ...DEFAULT_HOP_POLICY, maxHops: 3 });
-  });
-
-  it('with no reminders the first timer is the deadline', () => {
-    const h = start(makeInput({ policy: { reminderFractions: [] } }));
-    expect(ofType(h.commands, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + DAY }]);
   });
 
   it('a policy field explicitly undefined falls back to the default', () => {
@@ -159,7 +165,7 @@ describe('creation', () => {
     const h = start(makeInput({ policy: { deadlineMs: undefined, reminderFractions: undefined, maxHops: 4 } }));
     expect(h.context().policy).toEqual({ ...DEFAULT_HOP_POLICY, maxHops: 4 });
     expect(hopOf(h.context(), 1).deadline).toBe(T0 + DAY);
-    expect(ofType(h.commands, 'cmd.scheduleTimer')[0]?.dueAt).toBe(T0 + DAY / 2);
+    expect(ofType(h.commands, 'cmd.askProvider')[0]?.query.deadline).toBe(T0 + DAY);
   });
 
   it('does not alias DEFAULT_HOP_POLICY or the input policy', () => {
@@ -171,27 +177,12 @@ describe('creation', () => {
     expect(b.context().policy.reminderFractions).not.toBe(DEFAULT_HOP_POLICY.reminderFractions);
     expect(a.context().tracebackId).not.toBe(b.context().tracebackId);
   });
-
-  it('reminders given out of order are still sent earliest first', () => {
-    const h = start(makeInput({ policy: { deadlineMs: 10 * HOUR, reminderFractions: [0.9, 0.5] } }));
-    expect(hopOf(h.context(), 1).remindersDue).toEqual([T0 + 5 * HOUR, T0 + 9 * HOUR]);
-    expect(ofType(h.commands, 'cmd.scheduleTimer')[0]?.dueAt).toBe(T0 + 5 * HOUR);
-    expect(ofType(h.send(timer('hop1', T0 + 5 * HOUR)), 'cmd.scheduleTimer')[0]?.dueAt).toBe(T0 + 9 * HOUR);
-  });
-
-  it('a reminder at or beyond the deadline (fraction >= 1, or 0) is dropped and never delays the deadline', () => {
-    const h = start(makeInput({ policy: { deadlineMs: 10 * HOUR, reminderFractions: [0, 1, 1.5] } }));
-    expect(hopOf(h.context(), 1).remindersDue).toEqual([]);
-    expect(ofType(h.commands, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + 10 * HOUR }]);
-    h.send(timer('hop1', T0 + 10 * HOUR));
-    expect(h.snapshot().value).toBe('noncooperative');
-  });
 });
 
 // ====================================================================== hop by hop
 
 describe('hop by hop', () => {
-  it('follows six upstream answers, asking each upstream with its downstream, then finds the origin', () => {
+  it('follows five upstream answers, asking each upstream with its downstream, then finds the origin', () => {
     const input = makeInput();
     const id = input.tracebackId;
     const h = start(input);
@@ -200,8 +191,7 @@ describe('hop by hop', () => {
     for (let n = 1; n <= 5; n++) {
       at += HOUR;
       const cmds = h.send(answerCurrent(h.context(), upstream(p(n), { trunk: `tg-${n}`, ip: `192.0.2.${n}` }), at));
-      expect(typesOf(cmds)).toEqual(['cmd.cancelTimer', 'cmd.audit:answered', 'cmd.audit:asked', 'cmd.hopQuery', 'cmd.scheduleTimer']);
-      expect(cmds[0]).toEqual({ type: 'cmd.cancelTimer', timer: `hop${n}` });
+      expect(typesOf(cmds)).toEqual(['cmd.audit:answered', 'cmd.audit:asked', 'cmd.askProvider']);
       expect(audits(cmds)[0]).toEqual({
         tracebackId: id,
         seq: 2 * n + 1,
@@ -221,29 +211,34 @@ describe('hop by hop', () => {
         hopId: hopIdOf(id, n + 1),
         provider: p(n),
       });
-      expect(ofType(cmds, 'cmd.hopQuery')[0]?.query).toEqual({
-        v: PROTOCOL_VERSION,
-        kind: 'hop_query',
-        tracebackId: id,
-        hopId: hopIdOf(id, n + 1),
-        hop: n + 1,
-        provider: p(n),
-        downstream: p(n - 1),
-        call: CALL,
-        askedAt: at,
-        deadline: at + DAY,
-        reminder: 0,
-      });
-      expect(ofType(cmds, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: `hop${n + 1}`, dueAt: at + DAY / 2 }]);
+      expect(ofType(cmds, 'cmd.askProvider')).toEqual([
+        {
+          type: 'cmd.askProvider',
+          provider: p(n),
+          query: {
+            v: PROTOCOL_VERSION,
+            kind: 'hop_query',
+            tracebackId: id,
+            hopId: hopIdOf(id, n + 1),
+            hop: n + 1,
+            provider: p(n),
+            downstream: p(n - 1),
+            call: CALL,
+            askedAt: at,
+            deadline: at + DAY,
+            reminder: 0,
+          },
+        },
+      ]);
       expect(h.snapshot().value).toBe('asking');
       expect(h.context().hops).toHaveLength(n + 1);
-      expect(hopOf(h.context(), n)).toMatchObject({ status: 'answered', answeredAt: at, remindersDue: [] });
+      expect(hopOf(h.context(), n)).toMatchObject({ status: 'answered', answeredAt: at });
+      expect(hopOf(h.context(), n + 1)).toMatchObject({ status: 'open', askedAt: at, deadline: at + DAY, remindedAt: [] });
     }
 
     at += HOUR;
     const end = h.send(answerCurrent(h.context(), originator('Robo Dialer Inc', 'terminated'), at));
-    expect(typesOf(end)).toEqual(['cmd.cancelTimer', 'cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail']);
-    expect(end[0]).toEqual({ type: 'cmd.cancelTimer', timer: 'hop6' });
+    expect(typesOf(end)).toEqual(['cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail', 'cmd.trailEnded']);
     expect(audits(end)[1]).toEqual({
       tracebackId: id,
       seq: 14,
@@ -254,6 +249,8 @@ describe('hop by hop', () => {
       hopId: hopIdOf(id, 6),
       provider: p(5),
     });
+    expect(ofType(end, 'cmd.trailEnded')).toEqual([{ type: 'cmd.trailEnded', provider: p(5), outcome: 'origin_found', campaign: 'SSA-CalltheSSA' }]);
+    expect(ofType(h.commands, 'cmd.cancelHop')).toEqual([]);
     expect(h.snapshot().status).toBe('done');
     expect(h.snapshot().value).toBe('origin_found');
 
@@ -285,7 +282,11 @@ describe('hop by hop', () => {
     const h = start(input);
     const at = walkUpstream(h, 3) + 30 * 60 * 1000;
     const cmds = h.send(answerCurrent(h.context(), answer, at));
-    expect(typesOf(cmds)).toEqual(['cmd.cancelTimer', 'cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail']);
+    const ending = TRAIL_ENDING.has(outcome);
+    expect(typesOf(cmds)).toEqual(['cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail', ...(ending ? ['cmd.trailEnded'] : [])]);
+    if (ending) {
+      expect(cmds.at(-1)).toEqual({ type: 'cmd.trailEnded', provider: p(2), outcome, campaign: CALL.campaign });
+    }
     expect(audits(cmds)[0]?.answer).toEqual(answer);
     expect(audits(cmds)[1]).toMatchObject({ type: 'ended', state: outcome, outcome, hopId: hopIdOf(input.tracebackId, 3), provider: p(2), at });
     expect(h.snapshot().value).toBe(outcome);
@@ -313,6 +314,14 @@ describe('hop by hop', () => {
     }
   });
 
+  it('trailEnded carries no campaign when the call has none', () => {
+    const { campaign: _campaign, ...call } = CALL;
+    const h = start(makeInput({ call }));
+    const cmds = h.send(answerCurrent(h.context(), foreignEntry(), T0 + HOUR));
+    expect(ofType(cmds, 'cmd.trailEnded')).toEqual([{ type: 'cmd.trailEnded', provider: p(0), outcome: 'foreign_entry' }]);
+    expect(ofType(cmds, 'cmd.trailEnded')[0]).not.toHaveProperty('campaign');
+  });
+
   it('the terminating provider itself may end the traceback at hop 1', () => {
     const h = start();
     h.send(answerCurrent(h.context(), notFound(), T0 + HOUR));
@@ -321,6 +330,7 @@ describe('hop by hop', () => {
     expect(trail.hops).toHaveLength(1);
     expect(trail.hops[0]).not.toHaveProperty('downstream');
     expect(trail.endProvider).toBe(p(0));
+    expect(ofType(h.commands, 'cmd.trailEnded')).toEqual([]);
   });
 
   it('ends with loop when the named upstream is already on the trail', () => {
@@ -328,8 +338,8 @@ describe('hop by hop', () => {
     const h = start(input);
     const last = walkUpstream(h, 4); // hops: p0 p1 p2 p3, hop 4 open
     const cmds = h.send(answerCurrent(h.context(), upstream(p(1)), last + HOUR));
-    expect(typesOf(cmds)).toEqual(['cmd.cancelTimer', 'cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail']);
-    expect(ofType(cmds, 'cmd.hopQuery')).toEqual([]);
+    expect(typesOf(cmds)).toEqual(['cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail']);
+    expect(ofType(cmds, 'cmd.askProvider')).toEqual([]);
     expect(h.snapshot().value).toBe('loop');
     expect(h.context().hops).toHaveLength(4);
     const trail = buildTrail(h.context());
@@ -361,10 +371,11 @@ describe('hop by hop', () => {
     expect(h.context().hops).toHaveLength(15);
     expect(h.snapshot().value).toBe('asking');
     const cmds = h.send(answerCurrent(h.context(), upstream(p(15)), last + HOUR));
-    expect(typesOf(cmds)).toEqual(['cmd.cancelTimer', 'cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail']);
+    expect(typesOf(cmds)).toEqual(['cmd.audit:answered', 'cmd.audit:ended', 'cmd.publishTrail']);
     expect(h.snapshot().value).toBe('max_hops');
     expect(h.context().hops).toHaveLength(15);
-    expect(ofType(h.commands, 'cmd.hopQuery').map((c) => c.query.hop)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(ofType(h.commands, 'cmd.askProvider').map((c) => c.query.hop)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(ofType(h.commands, 'cmd.askProvider').map((c) => c.provider)).toEqual(Array.from({ length: 15 }, (_, i) => p(i)));
     const trail = buildTrail(h.context());
     expect(trail.outcome).toBe('max_hops');
     expect(trail.endProvider).toBe(p(14));
@@ -402,29 +413,22 @@ describe('hop by hop', () => {
   });
 });
 
-// ====================================================================== deadlines and reminders
+// ====================================================================== results from the provider actor
 
-describe('deadline and reminders', () => {
-  it('with the default policy: reminder at 12 h, then noncooperative at 24 h', () => {
+describe('hop results from the provider actor', () => {
+  it('a missed deadline at hop 1 ends noncooperative, with the reminders and deadline the provider actor reports', () => {
     const input = makeInput();
     const id = input.tracebackId;
     const h = start(input);
     h.take();
-    const r = h.send(timer('hop1', T0 + 12 * HOUR));
-    expect(typesOf(r)).toEqual(['cmd.hopQuery', 'cmd.scheduleTimer', 'cmd.audit:reminded']);
-    expect(ofType(r, 'cmd.hopQuery')[0]?.query).toMatchObject({ hopId: hopIdOf(id, 1), reminder: 1, askedAt: T0, deadline: T0 + DAY });
-    expect(ofType(r, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + DAY }]);
-    expect(audits(r)).toEqual([
-      { tracebackId: id, seq: 3, at: T0 + 12 * HOUR, type: 'reminded', state: 'asking', hopId: hopIdOf(id, 1), provider: p(0) },
-    ]);
-
-    const end = h.send(timer('hop1', T0 + DAY));
+    const reminded = [T0 + 12 * HOUR, T0 + Math.round(0.9 * DAY)];
+    const end = h.send(missCurrent(h.context(), T0 + DAY, { remindedAt: reminded }));
     expect(typesOf(end)).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
     expect(audits(end)).toEqual([
-      { tracebackId: id, seq: 4, at: T0 + DAY, type: 'missed', state: 'asking', hopId: hopIdOf(id, 1), provider: p(0) },
+      { tracebackId: id, seq: 3, at: T0 + DAY, type: 'missed', state: 'asking', hopId: hopIdOf(id, 1), provider: p(0) },
       {
         tracebackId: id,
-        seq: 5,
+        seq: 4,
         at: T0 + DAY,
         type: 'ended',
         state: 'noncooperative',
@@ -433,168 +437,138 @@ describe('deadline and reminders', () => {
         provider: p(0),
       },
     ]);
+    // A noncooperative end is no trail ending at the provider, and nothing is left to cancel.
+    expect(ofType(end, 'cmd.trailEnded')).toEqual([]);
+    expect(ofType(end, 'cmd.cancelHop')).toEqual([]);
     expect(h.snapshot().value).toBe('noncooperative');
+    expect(hopOf(h.context(), 1)).toEqual({
+      hop: 1,
+      hopId: hopIdOf(id, 1),
+      provider: p(0),
+      askedAt: T0,
+      deadline: T0 + DAY,
+      remindedAt: reminded,
+      status: 'missed',
+    });
     const trail = buildTrail(h.context());
-    expect(trail.hops[0]).toMatchObject({ status: 'missed', remindedAt: [T0 + 12 * HOUR], deadlineKept: false });
+    expect(trail.hops[0]).toMatchObject({ status: 'missed', remindedAt: reminded, deadlineKept: false });
     expect(trail.hops[0]).not.toHaveProperty('answeredAt');
     expect(trail.endProvider).toBe(p(0));
     expect(trail.reason).toBe(`${p(0)} did not answer by the deadline ${new Date(T0 + DAY).toISOString()}`);
   });
 
-  it('reminders at 50 % and 90 %, then the deadline, at hop 3', () => {
-    const input = makeInput({ policy: { reminderFractions: [0.5, 0.9], deadlineMs: 10 * HOUR } });
-    const id = input.tracebackId;
+  it('a missed hop 3 records the provider actor’s own timing (queued, business-hours deadline) and names its deadline', () => {
+    const input = makeInput();
     const h = start(input);
     const askedAt = walkUpstream(h, 3);
-    const hop3 = currentHop(h.context());
-    expect(hop3).toMatchObject({ hop: 3, askedAt, deadline: askedAt + 10 * HOUR, remindersDue: [askedAt + 5 * HOUR, askedAt + 9 * HOUR] });
-    expect(ofType(h.commands, 'cmd.scheduleTimer').at(-1)).toEqual({ type: 'cmd.scheduleTimer', timer: 'hop3', dueAt: askedAt + 5 * HOUR });
-
-    const first = h.send(timer('hop3', askedAt + 5 * HOUR));
-    expect(typesOf(first)).toEqual(['cmd.hopQuery', 'cmd.scheduleTimer', 'cmd.audit:reminded']);
-    expect(ofType(first, 'cmd.hopQuery')[0]?.query).toEqual({
-      v: PROTOCOL_VERSION,
-      kind: 'hop_query',
-      tracebackId: id,
-      hopId: hopIdOf(id, 3),
-      hop: 3,
-      provider: p(2),
-      downstream: p(1),
-      call: CALL,
-      askedAt,
-      deadline: askedAt + 10 * HOUR,
-      reminder: 1,
-    });
-    expect(ofType(first, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop3', dueAt: askedAt + 9 * HOUR }]);
-    expect(currentHop(h.context())).toMatchObject({ remindersDue: [askedAt + 9 * HOUR], remindedAt: [askedAt + 5 * HOUR], status: 'open' });
-
-    const second = h.send(timer('hop3', askedAt + 9 * HOUR));
-    expect(typesOf(second)).toEqual(['cmd.hopQuery', 'cmd.scheduleTimer', 'cmd.audit:reminded']);
-    expect(ofType(second, 'cmd.hopQuery')[0]?.query.reminder).toBe(2);
-    expect(ofType(second, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop3', dueAt: askedAt + 10 * HOUR }]);
-    expect(currentHop(h.context())).toMatchObject({ remindersDue: [], remindedAt: [askedAt + 5 * HOUR, askedAt + 9 * HOUR] });
-
-    const end = h.send(timer('hop3', askedAt + 10 * HOUR));
-    expect(typesOf(end)).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
-    expect(h.snapshot().value).toBe('noncooperative');
+    // The provider actor queued the query for 2 h and its business-hours clock started it 3 days later.
+    const timing = { askedAt: askedAt + 2 * HOUR, deadline: askedAt + 3 * DAY, remindedAt: [askedAt + 2 * DAY + 12 * HOUR] };
+    const cmds = h.send(missCurrent(h.context(), askedAt + 3 * DAY, timing));
+    expect(typesOf(cmds)).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
+    expect(currentHop(h.context())).toMatchObject({ hop: 3, status: 'missed', ...timing });
+    expect(h.context().reason).toBe(`${p(2)} did not answer by the deadline ${new Date(askedAt + 3 * DAY).toISOString()}`);
     const trail = buildTrail(h.context());
-    expect(trail.hops[2]).toMatchObject({ status: 'missed', remindedAt: [askedAt + 5 * HOUR, askedAt + 9 * HOUR], deadlineKept: false });
+    expect(trail.hops[2]).toMatchObject({ ...timing, status: 'missed', deadlineKept: false });
     expect(trail.endProvider).toBe(p(2));
-    expect(trail.reason).toContain(p(2));
-    expect(trail.endedAt).toBe(askedAt + 10 * HOUR);
+    expect(trail.endedAt).toBe(askedAt + 3 * DAY);
   });
 
-  it('a timer long after the deadline (engine was down) goes straight to noncooperative', () => {
-    const input = makeInput({ policy: { reminderFractions: [0.5, 0.9] } });
-    const h = start(input);
+  it('a miss reported long after the deadline (engine was down) ends at the report time', () => {
+    const h = start();
     h.take();
     const late = T0 + 4 * DAY;
-    const cmds = h.send(timer('hop1', late));
+    const cmds = h.send(missCurrent(h.context(), late));
     expect(typesOf(cmds)).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
-    expect(ofType(cmds, 'cmd.hopQuery')).toEqual([]);
     expect(audits(cmds).map((a) => a.at)).toEqual([late, late]);
-    expect(h.snapshot().value).toBe('noncooperative');
-    expect(hopOf(h.context(), 1)).toMatchObject({ status: 'missed', remindedAt: [], remindersDue: [] });
+    expect(hopOf(h.context(), 1)).toMatchObject({ status: 'missed', deadline: T0 + DAY, remindedAt: [] });
     expect(h.context().endedAt).toBe(late);
   });
 
-  it('two reminders overdue at once collapse into one', () => {
-    const h = start(makeInput({ policy: { reminderFractions: [0.5, 0.9] } }));
-    h.take();
-    const at = T0 + Math.round(0.95 * DAY);
-    const cmds = h.send(timer('hop1', at));
-    expect(typesOf(cmds)).toEqual(['cmd.hopQuery', 'cmd.scheduleTimer', 'cmd.audit:reminded']);
-    expect(ofType(cmds, 'cmd.hopQuery')[0]?.query.reminder).toBe(1);
-    expect(ofType(cmds, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + DAY }]);
-    expect(hopOf(h.context(), 1)).toMatchObject({ remindersDue: [], remindedAt: [at] });
-    // The next firing is the deadline.
-    expect(typesOf(h.send(timer('hop1', T0 + DAY)))).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
+  it('an answer records the provider actor’s timing and its answeredAt; the next hop is asked at the delivery time', () => {
+    const input = makeInput();
+    const h = start(input);
+    // Queued for an hour, reminded once, answered at 14 h, delivered a second later.
+    const timing = { askedAt: T0 + HOUR, deadline: T0 + HOUR + DAY, remindedAt: [T0 + 13 * HOUR] };
+    const delivered = T0 + 14 * HOUR + 1000;
+    const cmds = h.send(answerCurrent(h.context(), upstream(p(1)), delivered, timing, T0 + 14 * HOUR));
+    expect(audits(cmds)[0]).toMatchObject({ type: 'answered', at: delivered });
+    expect(hopOf(h.context(), 1)).toEqual({
+      hop: 1,
+      hopId: hopIdOf(input.tracebackId, 1),
+      provider: p(0),
+      ...timing,
+      answeredAt: T0 + 14 * HOUR,
+      status: 'answered',
+      answer: upstream(p(1)),
+    });
+    expect(hopOf(h.context(), 2)).toMatchObject({ askedAt: delivered, deadline: delivered + DAY, status: 'open' });
+    expect(ofType(cmds, 'cmd.askProvider')[0]?.query).toMatchObject({ hop: 2, askedAt: delivered, deadline: delivered + DAY });
   });
 
-  it('overdue reminders collapse but later ones stay scheduled', () => {
-    const h = start(makeInput({ policy: { deadlineMs: 4 * HOUR, reminderFractions: [0.25, 0.5, 0.75] } }));
-    h.take();
-    const cmds = h.send(timer('hop1', T0 + 2.5 * HOUR));
-    expect(ofType(cmds, 'cmd.hopQuery')[0]?.query.reminder).toBe(1);
-    expect(ofType(cmds, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + 3 * HOUR }]);
-    const next = h.send(timer('hop1', T0 + 3 * HOUR));
-    expect(ofType(next, 'cmd.hopQuery')[0]?.query.reminder).toBe(2);
-    expect(ofType(next, 'cmd.scheduleTimer')).toEqual([{ type: 'cmd.scheduleTimer', timer: 'hop1', dueAt: T0 + 4 * HOUR }]);
-  });
-
-  it('a reminder fires exactly at its due time and the deadline exactly at the deadline', () => {
+  it('an answer after reminders keeps the reminders on the trail', () => {
     const h = start();
-    expect(typesOf(h.send(timer('hop1', T0 + 12 * HOUR)))).toContain('cmd.hopQuery');
-    expect(h.snapshot().value).toBe('asking');
-    h.send(timer('hop1', T0 + DAY));
-    expect(h.snapshot().value).toBe('noncooperative');
-  });
-
-  it('ignores a stale timer of an earlier hop', () => {
-    const h = start();
-    walkUpstream(h, 2); // hop 2 asked at T0 + 1 h
-    expectIgnored(h, timer('hop1', T0 + 12 * HOUR), timer('hop1', T0 + DAY), timer('hop1', T0 + 5 * DAY));
-    expect(h.snapshot().value).toBe('asking');
-    expect(currentHop(h.context()).hop).toBe(2);
-    // hop 2's own timer still works.
-    expect(typesOf(h.send(timer('hop2', T0 + HOUR + 12 * HOUR)))).toEqual(['cmd.hopQuery', 'cmd.scheduleTimer', 'cmd.audit:reminded']);
-  });
-
-  it('ignores a timer of a future hop or a foreign timer name', () => {
-    const h = start();
-    expectIgnored(h, timer('hop2', T0 + 2 * DAY), timer('cleanup', T0 + 2 * DAY), timer('', T0 + 2 * DAY), timer('HOP1', T0 + 2 * DAY));
-  });
-
-  it('ignores a timer that fires before anything is due', () => {
-    const h = start(makeInput({ policy: { reminderFractions: [0.5, 0.9] } }));
-    expectIgnored(h, timer('hop1', T0), timer('hop1', T0 + 12 * HOUR - 1));
-    h.send(timer('hop1', T0 + 12 * HOUR));
-    h.send(timer('hop1', Math.round(T0 + 0.9 * DAY)));
-    // All reminders sent: an early firing before the deadline changes nothing.
-    expectIgnored(h, timer('hop1', T0 + DAY - 1));
-    expect(h.snapshot().value).toBe('asking');
-  });
-
-  it('an answer after a reminder closes the hop and keeps the reminder on the trail', () => {
-    const h = start();
-    h.send(timer('hop1', T0 + 12 * HOUR));
-    const cmds = h.send(answerCurrent(h.context(), originator(), T0 + 20 * HOUR));
-    expect(cmds[0]).toEqual({ type: 'cmd.cancelTimer', timer: 'hop1' });
+    h.send(answerCurrent(h.context(), originator(), T0 + 20 * HOUR, { remindedAt: [T0 + 12 * HOUR] }));
     const trail = buildTrail(h.context());
     expect(trail.hops[0]).toMatchObject({ status: 'answered', remindedAt: [T0 + 12 * HOUR], answeredAt: T0 + 20 * HOUR, deadlineKept: true });
-    // The timer the engine may not have cancelled in time fires: nothing happens.
-    expectIgnored(h, timer('hop1', T0 + DAY));
   });
 
-  it('a late answer that beats the deadline timer is accepted, with deadlineKept false', () => {
+  it('a late answer that beat the provider’s deadline timer is accepted, with deadlineKept false', () => {
     const h = start();
     const ctx = h.context();
-    const late = answerCurrent(ctx, notFound(), T0 + DAY + HOUR);
-    expect(checkAnswer(ctx, late as Extract<typeof late, { type: 'ANSWER' }>)).toEqual({ kind: 'accept' });
-    h.send(late);
+    const hop = currentHop(ctx);
+    expect(checkAnswer(ctx, { hopId: hop.hopId, provider: hop.provider, answer: notFound() })).toEqual({ kind: 'accept' });
+    h.send(answerCurrent(ctx, notFound(), T0 + DAY + HOUR));
     expect(h.snapshot().value).toBe('not_found');
     expect(buildTrail(h.context()).hops[0]).toMatchObject({ status: 'answered', deadlineKept: false, answeredAt: T0 + DAY + HOUR });
+  });
+
+  it('ignores results for an earlier, closed hop: a duplicate answer, a different answer, a miss crossing the answer', () => {
+    const input = makeInput();
+    const h = start(input);
+    walkUpstream(h, 2); // hop 1 answered at T0 + 1 h, hop 2 open
+    const hop1 = hopIdOf(input.tracebackId, 1);
+    expectIgnored(
+      h,
+      answerEvent(hop1, upstream(p(1)), T0 + 2 * HOUR),
+      answerEvent(hop1, originator(), T0 + 2 * HOUR),
+      missEvent(hop1, T0 + DAY),
+      missEvent(hop1, T0 + 5 * DAY),
+    );
+    expect(h.snapshot().value).toBe('asking');
+    expect(currentHop(h.context()).hop).toBe(2);
+    // Hop 2's own result still works.
+    expect(typesOf(h.send(missCurrent(h.context())))).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
+    expect(h.context().hops.map((x) => x.status)).toEqual(['answered', 'missed']);
+  });
+
+  it('ignores results for a hop never asked, for another traceback, or with a garbage hop id', () => {
+    const input = makeInput();
+    const id = input.tracebackId;
+    const h = start(input);
+    for (const hopId of [hopIdOf(id, 2), hopIdOf(id, 15), hopIdOf(OTHER_TB, 1), 'garbage', '', id, `${id}-h01`]) {
+      expectIgnored(h, answerEvent(hopId, originator(), T0 + HOUR), missEvent(hopId, T0 + 2 * DAY));
+    }
+    expect(h.snapshot().value).toBe('asking');
   });
 });
 
 // ====================================================================== cancel
 
 describe('cancel', () => {
-  it('cancels mid-hop: the open hop is cancelled, its timer cancelled, the trail published', () => {
+  it('cancels mid-hop: the open hop is cancelled at its provider actor, the trail published', () => {
     const input = makeInput();
     const id = input.tracebackId;
     const h = start(input);
     walkUpstream(h, 2);
-    h.send(timer('hop2', T0 + 13 * HOUR));
     const at = T0 + 14 * HOUR;
     const cmds = h.send(cancel(at, 'sent in error', 'ops-jane'));
     expect(cmds).toEqual<TracebackCommand[]>([
-      { type: 'cmd.cancelTimer', timer: 'hop2' },
+      { type: 'cmd.cancelHop', provider: p(1), hopId: hopIdOf(id, 2) },
       {
         type: 'cmd.audit',
         record: {
           tracebackId: id,
-          seq: 6,
+          seq: 5,
           at,
           type: 'cancelled',
           state: 'cancelled',
@@ -607,7 +581,7 @@ describe('cancel', () => {
     ]);
     expect(h.snapshot().value).toBe('cancelled');
     expect(h.snapshot().status).toBe('done');
-    expect(hopOf(h.context(), 2)).toMatchObject({ status: 'cancelled', remindersDue: [], remindedAt: [T0 + 13 * HOUR] });
+    expect(hopOf(h.context(), 2)).toMatchObject({ status: 'cancelled', askedAt: T0 + HOUR, deadline: T0 + HOUR + DAY });
     expect(hopOf(h.context(), 1).status).toBe('answered');
     const trail = buildTrail(h.context());
     expect(trail.outcome).toBe('cancelled');
@@ -621,10 +595,25 @@ describe('cancel', () => {
   });
 
   it('cancels at hop 1 right after creation', () => {
-    const h = start();
+    const input = makeInput();
+    const h = start(input);
     const cmds = h.send(cancel(T0 + 1));
-    expect(typesOf(cmds)).toEqual(['cmd.cancelTimer', 'cmd.audit:cancelled', 'cmd.publishTrail']);
+    expect(typesOf(cmds)).toEqual(['cmd.cancelHop', 'cmd.audit:cancelled', 'cmd.publishTrail']);
+    expect(cmds[0]).toEqual({ type: 'cmd.cancelHop', provider: p(0), hopId: hopIdOf(input.tracebackId, 1) });
     expect(hopOf(h.context(), 1).status).toBe('cancelled');
+  });
+
+  it('the provider’s result for the cancelled hop, arriving after the cancel, is ignored', () => {
+    const h = start();
+    const hop = currentHop(h.context());
+    h.send(cancel(T0 + HOUR));
+    expectIgnored(
+      h,
+      answerEvent(hop.hopId, originator(), T0 + 2 * HOUR),
+      missEvent(hop.hopId, T0 + DAY),
+      cancel(T0 + 3 * HOUR),
+    );
+    expect(ofType(h.commands, 'cmd.cancelHop')).toHaveLength(1);
   });
 });
 
@@ -634,22 +623,35 @@ function script(name: string, input: Script['input'], steps: Script['steps']): S
   return { name, input, steps };
 }
 
-const toCurrent = (answer: Parameters<typeof answerCurrent>[1], at: number) => (c: TracebackContext) => answerCurrent(c, answer, at);
-const fireCurrent = (at: (c: TracebackContext) => number) => (c: TracebackContext) => timer(hopTimerName(currentHop(c).hop), at(c));
-const wrongProvider = (at: number) => (c: TracebackContext) => answerEvent(currentHop(c).hopId, 'tsp-intruder', originator(), at);
+type Step = Script['steps'][number];
+const toCurrent =
+  (answer: Parameters<typeof answerCurrent>[1], at: number, timing: Parameters<typeof answerCurrent>[3] = {}): Step =>
+  (c) =>
+    answerCurrent(c, answer, at, timing);
+/** Stale results (an earlier hop's, another traceback's, garbage): the machine must ignore them. */
+const staleMiss: Step = (c) => missEvent(hopOf(c, 1).hopId, hopOf(c, 1).deadline);
+const foreignResult =
+  (at: number): Step =>
+  () =>
+    answerEvent(hopIdOf(OTHER_TB, 1), originator(), at);
+const futureResult =
+  (at: number): Step =>
+  (c) =>
+    answerEvent(hopIdOf(c.tracebackId, c.hops.length + 1), originator(), at);
 
-/** One script per outcome, each with reminders, stale events and rejected answers along the way. */
+/** One script per outcome, each with provider timing, stale and foreign results along the way. */
 function scripts(): Script[] {
   const up = (n: number) => toCurrent(upstream(p(n)), T0 + n * HOUR);
   return [
     script('origin_found after 6 hops', makeInput(), [
       up(1),
       up(2),
-      fireCurrent((c) => currentHop(c).remindersDue[0] ?? 0), // hop 3 asked at 2 h: reminder at 14 h
-      toCurrent(upstream(p(3)), T0 + 15 * HOUR),
-      wrongProvider(T0 + 15.5 * HOUR),
-      (c) => timer('hop1', hopOf(c, 1).deadline), // stale, past hop 1's deadline (24 h)
+      // Hop 3 (asked at 2 h) was queued an hour by its provider actor and reminded at 15 h.
+      (c) => answerCurrent(c, upstream(p(3)), T0 + 16 * HOUR, { askedAt: T0 + 3 * HOUR, deadline: T0 + 3 * HOUR + DAY, remindedAt: [T0 + 15 * HOUR] }),
+      foreignResult(T0 + 16.5 * HOUR),
+      staleMiss, // hop 1's provider reports a miss for a hop it had answered
       toCurrent(upstream(p(4)), T0 + 25 * HOUR),
+      futureResult(T0 + 25.5 * HOUR),
       toCurrent(upstream(p(5)), T0 + 26 * HOUR),
       toCurrent(originator(), T0 + 27 * HOUR),
     ]),
@@ -659,15 +661,14 @@ function scripts(): Script[] {
     script('loop', makeInput(), [up(1), up(2), toCurrent(upstream(p(0)), T0 + 3 * HOUR)]),
     script('max_hops (3)', makeInput({ policy: { maxHops: 3 } }), [up(1), up(2), toCurrent(upstream(p(3)), T0 + 3 * HOUR)]),
     script('max_hops (15)', makeInput(), [...Array.from({ length: 14 }, (_, i) => up(i + 1)), toCurrent(upstream(p(15)), T0 + 15 * HOUR)]),
-    script('noncooperative with two reminders', makeInput({ policy: { reminderFractions: [0.5, 0.9] } }), [
+    script('noncooperative with two reminders', makeInput(), [
       up(1),
-      fireCurrent((c) => currentHop(c).remindersDue[0] ?? 0),
-      fireCurrent((c) => currentHop(c).remindersDue[0] ?? 0),
-      wrongProvider(T0 + 23 * HOUR),
-      fireCurrent((c) => currentHop(c).deadline),
+      foreignResult(T0 + 23 * HOUR),
+      staleMiss,
+      (c) => missCurrent(c, undefined, { remindedAt: [T0 + HOUR + 12 * HOUR, T0 + HOUR + Math.round(0.9 * DAY)] }),
     ]),
-    script('noncooperative after downtime', makeInput(), [up(1), fireCurrent((c) => currentHop(c).deadline + 3 * DAY)]),
-    script('cancelled', makeInput(), [up(1), fireCurrent((c) => currentHop(c).remindersDue[0] ?? 0), () => cancel(T0 + 20 * HOUR)]),
+    script('noncooperative after downtime', makeInput(), [up(1), (c) => missCurrent(c, currentHop(c).deadline + 3 * DAY)]),
+    script('cancelled', makeInput(), [up(1), staleMiss, () => cancel(T0 + 20 * HOUR)]),
   ];
 }
 
@@ -690,24 +691,40 @@ describe('final states', () => {
     expect([...reached].sort()).toEqual([...OUTCOMES].sort());
   });
 
-  it.each(scripts().map((s) => [s.name, s] as const))('%s: exactly one end audit and one publishTrail, last', (name, s) => {
-    const { commands, context, status, value } = runScript(s);
-    const outcome = endOutcome[name];
-    expect(status).toBe('done');
-    expect(value).toBe(outcome);
-    expect(context.outcome).toBe(outcome);
-    expect(ofType(commands, 'cmd.publishTrail')).toHaveLength(1);
-    expect(commands.at(-1)).toEqual({ type: 'cmd.publishTrail' });
-    const ends = audits(commands).filter((a) => a.type === 'ended' || a.type === 'cancelled');
-    expect(ends).toHaveLength(1);
-    expect(ends[0]).toEqual(audits(commands).at(-1));
-    expect(ends[0]?.type).toBe(outcome === 'cancelled' ? 'cancelled' : 'ended');
-    expect(ends[0]).toMatchObject({ state: outcome, outcome, at: context.endedAt });
-    // No hop is left open, so no timer is left behind for the engine to fire.
-    expect(context.hops.filter((x) => x.status === 'open')).toEqual([]);
-    // Every scheduled timer was either cancelled or fired for the final time.
-    expect(buildTrail(context).outcome).toBe(outcome);
-  });
+  it.each(scripts().map((s) => [s.name, s] as const))(
+    '%s: exactly one end audit and one publishTrail, then trailEnded only at an origin or point of entry',
+    (name, s) => {
+      const { commands, context, status, value } = runScript(s);
+      const outcome = endOutcome[name] as Outcome;
+      expect(status).toBe('done');
+      expect(value).toBe(outcome);
+      expect(context.outcome).toBe(outcome);
+      expect(typesOf(commands).every((t) => V2_COMMANDS.has(t.split(':')[0] as string))).toBe(true);
+      expect(ofType(commands, 'cmd.publishTrail')).toHaveLength(1);
+      const last = context.hops.at(-1);
+      if (TRAIL_ENDING.has(outcome)) {
+        expect(commands.slice(-2)).toEqual([
+          { type: 'cmd.publishTrail' },
+          { type: 'cmd.trailEnded', provider: last?.provider, outcome, campaign: CALL.campaign },
+        ]);
+      } else {
+        expect(commands.at(-1)).toEqual({ type: 'cmd.publishTrail' });
+        expect(ofType(commands, 'cmd.trailEnded')).toEqual([]);
+      }
+      const ends = audits(commands).filter((a) => a.type === 'ended' || a.type === 'cancelled');
+      expect(ends).toHaveLength(1);
+      expect(ends[0]).toEqual(audits(commands).at(-1));
+      expect(ends[0]?.type).toBe(outcome === 'cancelled' ? 'cancelled' : 'ended');
+      expect(ends[0]).toMatchObject({ state: outcome, outcome, at: context.endedAt });
+      // No hop is left open: every hop asked was answered, missed, or cancelled at its provider actor.
+      expect(context.hops.filter((x) => x.status === 'open')).toEqual([]);
+      expect(ofType(commands, 'cmd.askProvider').map((c) => c.query.hopId)).toEqual(context.hops.map((x) => x.hopId));
+      expect(ofType(commands, 'cmd.cancelHop')).toEqual(
+        outcome === 'cancelled' ? [{ type: 'cmd.cancelHop', provider: last?.provider, hopId: last?.hopId }] : [],
+      );
+      expect(buildTrail(context).outcome).toBe(outcome);
+    },
+  );
 
   it.each(scripts().map((s) => [s.name, s] as const))('%s: events after the end do nothing', (_name, s) => {
     let h = start(s.input);
@@ -718,9 +735,9 @@ describe('final states', () => {
     const after = [
       answerCurrent(ctx, originator(), T0 + 30 * DAY),
       answerCurrent(ctx, last.answer ?? notFound(), T0 + 30 * DAY),
-      answerEvent(hopIdOf(ctx.tracebackId, ctx.hops.length + 1), p(19), notFound(), T0 + 30 * DAY),
-      timer(hopTimerName(last.hop), T0 + 30 * DAY),
-      timer(hopTimerName(last.hop), last.deadline),
+      missCurrent(ctx, T0 + 30 * DAY),
+      missCurrent(ctx),
+      answerEvent(hopIdOf(ctx.tracebackId, ctx.hops.length + 1), notFound(), T0 + 30 * DAY),
       cancel(T0 + 30 * DAY),
     ];
     expectIgnored(h, ...after);
@@ -742,9 +759,9 @@ describe('audit sequence numbers', () => {
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 2));
     expect(context.eventSeq).toBe(seqs.at(-1));
     for (const a of audits(commands)) expect(a.tracebackId).toBe(s.input.tracebackId);
-    // One 'asked' audit and one first query per hop.
+    // One 'asked' audit and one ask of a provider actor per hop.
     expect(audits(commands).filter((a) => a.type === 'asked')).toHaveLength(context.hops.length);
-    expect(ofType(commands, 'cmd.hopQuery').filter((c) => c.query.reminder === 0)).toHaveLength(context.hops.length);
+    expect(ofType(commands, 'cmd.askProvider')).toHaveLength(context.hops.length);
   });
 
   it('the audit times never go backwards', () => {
@@ -770,13 +787,13 @@ describe('checkAnswer', () => {
     expect(checkAnswer(h.context(), { hopId: hopIdOf(id, 2), provider: p(1), answer: originator() })).toEqual({ kind: 'accept' });
   });
 
-  it('the same answer again for an answered hop is a duplicate, and the machine ignores it', () => {
+  it('the same answer again for an answered hop is a duplicate, and the machine ignores its result', () => {
     const { h, id } = twoHops();
     const again = { hopId: hopIdOf(id, 1), provider: p(0), answer: upstream(p(1), { trunk: 'tg-7' }) };
     expect(checkAnswer(h.context(), again)).toEqual({ kind: 'duplicate' });
     // Key order does not matter.
     expect(checkAnswer(h.context(), { ...again, answer: { trunk: 'tg-7', provider: p(1), type: 'upstream' } })).toEqual({ kind: 'duplicate' });
-    expectIgnored(h, { type: 'ANSWER', ...again, at: T0 + 2 * HOUR });
+    expectIgnored(h, answerEvent(again.hopId, again.answer, T0 + 2 * HOUR));
   });
 
   it('an undefined optional field equals an absent one, before and after a restore', () => {
@@ -795,11 +812,10 @@ describe('checkAnswer', () => {
 
   it('a duplicate is still a duplicate after the traceback ended', () => {
     const h = start();
-    const ans = answerCurrent(h.context(), originator(), T0 + HOUR);
-    h.send(ans);
+    const hop = currentHop(h.context());
+    h.send(answerCurrent(h.context(), originator(), T0 + HOUR));
     expect(h.snapshot().status).toBe('done');
-    if (ans.type !== 'ANSWER') throw new Error('unreachable');
-    expect(checkAnswer(h.context(), ans)).toEqual({ kind: 'duplicate' });
+    expect(checkAnswer(h.context(), { hopId: hop.hopId, provider: hop.provider, answer: originator() })).toEqual({ kind: 'duplicate' });
   });
 
   it('a different answer for an answered hop is HOP_CLOSED', () => {
@@ -812,7 +828,7 @@ describe('checkAnswer', () => {
     });
     // Dropping an optional field also makes it different.
     expect(checkAnswer(h.context(), { ...other, answer: upstream(p(1)) })).toMatchObject({ kind: 'reject', code: ErrorCode.HopClosed });
-    expectIgnored(h, { type: 'ANSWER', ...other, at: T0 + 2 * HOUR });
+    expectIgnored(h, answerEvent(other.hopId, other.answer, T0 + 2 * HOUR));
   });
 
   it('an answer from another provider than the one asked is WRONG_PROVIDER', () => {
@@ -827,7 +843,6 @@ describe('checkAnswer', () => {
     expect(checkAnswer(h.context(), { hopId: hopIdOf(id, 1), provider: p(1), answer: upstream(p(1), { trunk: 'tg-7' }) })).toMatchObject({
       code: ErrorCode.WrongProvider,
     });
-    expectIgnored(h, { type: 'ANSWER', ...wrong, at: T0 + 2 * HOUR });
   });
 
   it('an answer for a hop never asked, or for another traceback, is UNKNOWN_HOP', () => {
@@ -840,7 +855,7 @@ describe('checkAnswer', () => {
         code: ErrorCode.UnknownHop,
         message: `hop ${hopId} was never asked`,
       });
-      expectIgnored(h, answerEvent(hopId, p(1), originator(), T0 + 2 * HOUR));
+      expectIgnored(h, answerEvent(hopId, originator(), T0 + 2 * HOUR));
     }
   });
 
@@ -853,14 +868,14 @@ describe('checkAnswer', () => {
         code: ErrorCode.UnknownHop,
         message: `${hopId} is not a hop id`,
       });
-      expectIgnored(h, answerEvent(hopId, p(1), originator(), T0 + 2 * HOUR));
+      expectIgnored(h, answerEvent(hopId, originator(), T0 + 2 * HOUR));
     }
   });
 
   it('an answer for a missed hop is HOP_CLOSED', () => {
     const input = makeInput();
     const h = start(input);
-    h.send(timer('hop1', T0 + 2 * DAY));
+    h.send(missCurrent(h.context(), T0 + 2 * DAY));
     expect(h.snapshot().value).toBe('noncooperative');
     const late = { hopId: hopIdOf(input.tracebackId, 1), provider: p(0), answer: originator() };
     expect(checkAnswer(h.context(), late)).toEqual({
@@ -868,7 +883,7 @@ describe('checkAnswer', () => {
       code: ErrorCode.HopClosed,
       message: `hop ${hopIdOf(input.tracebackId, 1)} is missed`,
     });
-    expectIgnored(h, { type: 'ANSWER', ...late, at: T0 + 3 * DAY });
+    expectIgnored(h, answerEvent(late.hopId, late.answer, T0 + 3 * DAY));
   });
 
   it('an answer for a cancelled hop is HOP_CLOSED', () => {
@@ -893,17 +908,17 @@ describe('checkAnswer', () => {
     });
   });
 
-  it('the machine ignores every rejected answer while asking, then accepts the right one', () => {
+  it('the machine ignores every result checkAnswer would refuse while asking, then accepts the right one', () => {
     const { h, id } = twoHops();
     expectIgnored(
       h,
-      answerEvent(hopIdOf(id, 2), p(0), originator(), T0 + 2 * HOUR),
-      answerEvent(hopIdOf(id, 1), p(0), upstream(p(1), { trunk: 'tg-7' }), T0 + 2 * HOUR),
-      answerEvent(hopIdOf(id, 1), p(0), notFound(), T0 + 2 * HOUR),
-      answerEvent(hopIdOf(id, 3), p(2), originator(), T0 + 2 * HOUR),
-      answerEvent('garbage', p(1), originator(), T0 + 2 * HOUR),
+      answerEvent(hopIdOf(id, 1), upstream(p(1), { trunk: 'tg-7' }), T0 + 2 * HOUR),
+      answerEvent(hopIdOf(id, 1), notFound(), T0 + 2 * HOUR),
+      missEvent(hopIdOf(id, 1), T0 + 2 * DAY),
+      answerEvent(hopIdOf(id, 3), originator(), T0 + 2 * HOUR),
+      answerEvent('garbage', originator(), T0 + 2 * HOUR),
     );
-    h.send(answerEvent(hopIdOf(id, 2), p(1), originator(), T0 + 3 * HOUR));
+    h.send(answerEvent(hopIdOf(id, 2), originator(), T0 + 3 * HOUR));
     expect(h.snapshot().value).toBe('origin_found');
   });
 });
@@ -926,7 +941,6 @@ describe('persistence', () => {
   it('the persisted snapshot survives JSON unchanged', () => {
     const h = start();
     walkUpstream(h, 3);
-    h.send(timer('hop3', currentHop(h.context()).remindersDue[0] ?? 0));
     const persisted = h.actor.getPersistedSnapshot();
     expect(JSON.parse(JSON.stringify(persisted))).toEqual(persisted);
   });
@@ -964,19 +978,20 @@ describe('persistence', () => {
     const baseline = runScript(s);
     const run = runScript(s, new Set(s.steps.map((_, i) => i)));
     expect(run.commands).toEqual(baseline.commands);
+    expect(run.context).toEqual(baseline.context);
     expect(buildTrail(run.context)).toEqual(buildTrail(baseline.context));
   });
 
-  it('restores a snapshot taken with a reminder pending and fires the deadline correctly', () => {
-    const h = start(makeInput({ policy: { reminderFractions: [0.5, 0.9] } }));
-    h.send(timer('hop1', T0 + 12 * HOUR));
+  it('restores a snapshot taken with a hop open and takes its result correctly', () => {
+    const h = start();
+    walkUpstream(h, 2);
     const r = restore(h.actor);
     expect(r.take()).toEqual([]);
-    expect(currentHop(r.context()).remindersDue).toEqual([T0 + Math.round(0.9 * DAY)]);
-    const cmds = r.send(timer('hop1', T0 + Math.round(0.9 * DAY)));
-    expect(ofType(cmds, 'cmd.hopQuery')[0]?.query.reminder).toBe(2);
-    r.send(timer('hop1', T0 + DAY));
+    expect(currentHop(r.context())).toMatchObject({ hop: 2, status: 'open' });
+    const cmds = r.send(missCurrent(r.context(), undefined, { remindedAt: [T0 + 13 * HOUR] }));
+    expect(typesOf(cmds)).toEqual(['cmd.audit:missed', 'cmd.audit:ended', 'cmd.publishTrail']);
     expect(r.snapshot().value).toBe('noncooperative');
+    expect(currentHop(r.context()).remindedAt).toEqual([T0 + 13 * HOUR]);
   });
 
   it('a restored actor ignores its input: the context comes from the snapshot', () => {
@@ -1056,7 +1071,7 @@ describe('buildTrail', () => {
     expect(buildTrail(late.context()).hops[0]?.deadlineKept).toBe(false);
 
     const missed = start();
-    missed.send(timer('hop1', T0 + DAY));
+    missed.send(missCurrent(missed.context()));
     expect(buildTrail(missed.context()).hops[0]?.deadlineKept).toBe(false);
 
     const cancelled = start();
@@ -1064,11 +1079,34 @@ describe('buildTrail', () => {
     expect(buildTrail(cancelled.context()).hops[0]?.deadlineKept).toBe(false);
   });
 
+  it('deadlineKept follows the deadline the provider actor reported, not the traceback’s 24 h estimate', () => {
+    // Business hours: the provider's clock started on Monday, so 40 h after the ask is on time.
+    const weekend = start();
+    weekend.send(answerCurrent(weekend.context(), originator(), T0 + 40 * HOUR, { deadline: T0 + 3 * DAY }));
+    expect(buildTrail(weekend.context()).hops[0]).toMatchObject({ deadline: T0 + 3 * DAY, answeredAt: T0 + 40 * HOUR, deadlineKept: true });
+
+    // A provider with a 4 h deadline: 5 h is late although within the estimate.
+    const strict = start();
+    strict.send(answerCurrent(strict.context(), originator(), T0 + 5 * HOUR, { deadline: T0 + 4 * HOUR }));
+    expect(buildTrail(strict.context()).hops[0]).toMatchObject({ deadline: T0 + 4 * HOUR, deadlineKept: false });
+
+    // deadlineKept compares the provider's answeredAt, not the delivery time of the result.
+    const slowDelivery = start();
+    slowDelivery.send(answerCurrent(slowDelivery.context(), originator(), T0 + DAY + HOUR, {}, T0 + DAY - HOUR));
+    expect(buildTrail(slowDelivery.context()).hops[0]).toMatchObject({ answeredAt: T0 + DAY - HOUR, deadlineKept: true });
+  });
+
+  it('the trail shows when the provider actor actually sent a queued query', () => {
+    const h = start();
+    h.send(answerCurrent(h.context(), foreignEntry(), T0 + 30 * HOUR, { askedAt: T0 + 8 * HOUR, deadline: T0 + 32 * HOUR }));
+    expect(buildTrail(h.context()).hops[0]).toMatchObject({ askedAt: T0 + 8 * HOUR, deadline: T0 + 32 * HOUR, deadlineKept: true });
+  });
+
   it('mixes kept and broken deadlines along one trail', () => {
     const h = start();
-    h.send(answerCurrent(h.context(), upstream(p(1)), T0 + 2 * DAY)); // late but before the timer ran
+    h.send(answerCurrent(h.context(), upstream(p(1)), T0 + 2 * DAY)); // late but before the provider's timer ran
     h.send(answerCurrent(h.context(), upstream(p(2)), T0 + 2 * DAY + HOUR));
-    h.send(timer('hop3', T0 + 4 * DAY));
+    h.send(missCurrent(h.context(), T0 + 4 * DAY));
     const trail = buildTrail(h.context());
     expect(trail.hops.map((x) => [x.status, x.deadlineKept])).toEqual([
       ['answered', false],
@@ -1101,8 +1139,7 @@ describe('buildTrail', () => {
 
   it('is deterministic and does not alias the context', () => {
     const h = start();
-    h.send(timer('hop1', T0 + 12 * HOUR));
-    h.send(answerCurrent(h.context(), dispute(), T0 + 13 * HOUR));
+    h.send(answerCurrent(h.context(), dispute(), T0 + 13 * HOUR, { remindedAt: [T0 + 12 * HOUR] }));
     const ctx = h.context();
     const a = buildTrail(ctx);
     expect(buildTrail(ctx)).toEqual(a);

@@ -1,4 +1,4 @@
-export { tracebackMachine, hopTimerName } from './machine.js';
+export { tracebackMachine } from './machine.js';
 export type { TracebackMachine } from './machine.js';
 export { checkAnswer } from './answers.js';
 export type { AnswerCheck } from './answers.js';

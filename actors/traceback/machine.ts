@@ -2,13 +2,11 @@ import { and, enqueueActions, setup } from 'xstate';
 import {
   PROTOCOL_VERSION,
   hopIdOf,
-  type Answer,
   type AnswerType,
   type HopQuery,
   type Outcome,
   type ProviderId,
 } from '../../protocol/index.js';
-import { checkAnswer } from './answers.js';
 import {
   DEFAULT_HOP_POLICY,
   type AuditRecord,
@@ -20,11 +18,6 @@ import {
   type TracebackInput,
 } from './types.js';
 
-/** Name of the single durable timer that carries hop n's reminders and then its deadline. */
-export function hopTimerName(hop: number): string {
-  return `hop${hop}`;
-}
-
 function currentHop(context: TracebackContext): HopRecord {
   const hop = context.hops[context.hops.length - 1];
   if (hop === undefined) throw new Error(`traceback ${context.tracebackId} has no hop`);
@@ -33,19 +26,12 @@ function currentHop(context: TracebackContext): HopRecord {
 
 function newHop(context: TracebackContext, provider: ProviderId, downstream: ProviderId | undefined, at: number): HopRecord {
   const hop = context.hops.length + 1;
-  const { deadlineMs, reminderFractions } = context.policy;
   const record: HopRecord = {
     hop,
     hopId: hopIdOf(context.tracebackId, hop),
     provider,
     askedAt: at,
-    deadline: at + deadlineMs,
-    // Ascending and strictly inside (askedAt, deadline): the timer always carries the
-    // earliest pending reminder, and a fraction >= 1 must not push the deadline back.
-    remindersDue: reminderFractions
-      .map((f) => at + Math.round(deadlineMs * f))
-      .filter((due) => due > at && due < at + deadlineMs)
-      .sort((a, b) => a - b),
+    deadline: at + context.policy.deadlineMs,
     remindedAt: [],
     status: 'open',
   };
@@ -53,7 +39,6 @@ function newHop(context: TracebackContext, provider: ProviderId, downstream: Pro
   return record;
 }
 
-/** The defaults overridden by the fields of `partial` that are set; `undefined` keeps the default. */
 function resolvePolicy(partial: Partial<HopPolicy> | undefined): HopPolicy {
   const policy: HopPolicy = { ...DEFAULT_HOP_POLICY, reminderFractions: [...DEFAULT_HOP_POLICY.reminderFractions] };
   if (partial?.deadlineMs !== undefined) policy.deadlineMs = partial.deadlineMs;
@@ -62,7 +47,7 @@ function resolvePolicy(partial: Partial<HopPolicy> | undefined): HopPolicy {
   return policy;
 }
 
-function hopQuery(context: TracebackContext, hop: HopRecord, reminder: number): HopQuery {
+function hopQuery(context: TracebackContext, hop: HopRecord): HopQuery {
   const query: HopQuery = {
     v: PROTOCOL_VERSION,
     kind: 'hop_query',
@@ -73,14 +58,15 @@ function hopQuery(context: TracebackContext, hop: HopRecord, reminder: number): 
     call: context.call,
     askedAt: hop.askedAt,
     deadline: hop.deadline,
-    reminder,
+    reminder: 0,
   };
   if (hop.downstream !== undefined) query.downstream = hop.downstream;
   return query;
 }
 
-function nextDue(hop: HopRecord): number {
-  return hop.remindersDue[0] ?? hop.deadline;
+function upstreamOf(event: TracebackEventIn): ProviderId | undefined {
+  if (event.type !== 'HOP_RESULT' || event.result.kind !== 'answered' || event.result.answer.type !== 'upstream') return undefined;
+  return event.result.answer.provider;
 }
 
 function withCurrentHop(context: TracebackContext, patch: Partial<HopRecord>): HopRecord[] {
@@ -125,8 +111,8 @@ function reasonFor(outcome: Outcome, context: TracebackContext, event: Traceback
  * The traceback: asks one provider at a time "who sent you this call?" until an
  * outcome. It performs no I/O and reads no clock: every event carries the host's time,
  * and every effect leaves as an emitted `TracebackCommand` that the host persists with
- * the snapshot before carrying it out. Deadlines are durable timers owned by the host,
- * never `after` delays, which XState does not restore from a persisted snapshot.
+ * the snapshot before carrying it out. Each hop is asked through the provider's actor,
+ * which owns the carrier's deadline clock and reminders and reports the hop's result.
  */
 export const tracebackMachine = setup({
   types: {
@@ -136,25 +122,20 @@ export const tracebackMachine = setup({
     emitted: {} as TracebackCommand,
   },
   guards: {
-    acceptable: ({ context, event }) => event.type === 'ANSWER' && checkAnswer(context, event).kind === 'accept',
-    answerIs: ({ event }, params: { type: AnswerType }) => event.type === 'ANSWER' && event.answer.type === params.type,
-    upstreamLoops: ({ context, event }) =>
-      event.type === 'ANSWER' &&
-      event.answer.type === 'upstream' &&
-      context.hops.some((h) => h.provider === (event.answer as Extract<Answer, { type: 'upstream' }>).provider),
-    upstreamBeyondMaxHops: ({ context, event }) =>
-      event.type === 'ANSWER' && event.answer.type === 'upstream' && context.hops.length >= context.policy.maxHops,
-    deadlinePassed: ({ context, event }) => {
-      if (event.type !== 'TIMER_FIRED') return false;
+    /** The result is for the hop being asked and that hop is still open. */
+    current: ({ context, event }) => {
+      if (event.type !== 'HOP_RESULT') return false;
       const hop = currentHop(context);
-      return event.timer === hopTimerName(hop.hop) && hop.status === 'open' && event.at >= hop.deadline;
+      return hop.hopId === event.hopId && hop.status === 'open';
     },
-    reminderDue: ({ context, event }) => {
-      if (event.type !== 'TIMER_FIRED') return false;
-      const hop = currentHop(context);
-      const due = hop.remindersDue[0];
-      return event.timer === hopTimerName(hop.hop) && hop.status === 'open' && due !== undefined && event.at >= due;
+    missed: ({ event }) => event.type === 'HOP_RESULT' && event.result.kind === 'missed',
+    answerIs: ({ event }, params: { type: AnswerType }) =>
+      event.type === 'HOP_RESULT' && event.result.kind === 'answered' && event.result.answer.type === params.type,
+    upstreamLoops: ({ context, event }) => {
+      const upstream = upstreamOf(event);
+      return upstream !== undefined && context.hops.some((h) => h.provider === upstream);
     },
+    upstreamBeyondMaxHops: ({ context, event }) => upstreamOf(event) !== undefined && context.hops.length >= context.policy.maxHops,
   },
   actions: {
     askCurrentHop: enqueueActions(({ context, enqueue }) => {
@@ -165,57 +146,32 @@ export const tracebackMachine = setup({
         type: 'cmd.audit',
         record: { tracebackId: context.tracebackId, seq, at: hop.askedAt, type: 'asked', state: 'asking', hopId: hop.hopId, provider: hop.provider },
       });
-      enqueue.emit({ type: 'cmd.hopQuery', query: hopQuery(context, hop, 0) });
-      enqueue.emit({ type: 'cmd.scheduleTimer', timer: hopTimerName(hop.hop), dueAt: nextDue(hop) });
+      enqueue.emit({ type: 'cmd.askProvider', provider: hop.provider, query: hopQuery(context, hop) });
     }),
     recordAnswer: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'ANSWER') return;
+      if (event.type !== 'HOP_RESULT' || event.result.kind !== 'answered') return;
       const hop = currentHop(context);
       const seq = context.eventSeq + 1;
+      const answer = event.result.answer;
       enqueue.assign({
         eventSeq: seq,
-        hops: withCurrentHop(context, { status: 'answered', answeredAt: event.at, answer: event.answer, remindersDue: [] }),
+        hops: withCurrentHop(context, { ...event.timing, status: 'answered', answeredAt: event.result.answeredAt, answer }),
       });
-      enqueue.emit({ type: 'cmd.cancelTimer', timer: hopTimerName(hop.hop) });
       enqueue.emit({
         type: 'cmd.audit',
-        record: {
-          tracebackId: context.tracebackId,
-          seq,
-          at: event.at,
-          type: 'answered',
-          state: 'asking',
-          hopId: hop.hopId,
-          provider: hop.provider,
-          answer: event.answer,
-        },
+        record: { tracebackId: context.tracebackId, seq, at: event.at, type: 'answered', state: 'asking', hopId: hop.hopId, provider: hop.provider, answer },
       });
     }),
     addNextHop: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'ANSWER' || event.answer.type !== 'upstream') return;
-      enqueue.assign({ hops: [...context.hops, newHop(context, event.answer.provider, currentHop(context).provider, event.at)] });
-    }),
-    sendReminder: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'TIMER_FIRED') return;
-      const hop = currentHop(context);
-      // Reminders that fell due while the host was down collapse into one.
-      const remindersDue = hop.remindersDue.filter((due) => due > event.at);
-      const remindedAt = [...hop.remindedAt, event.at];
-      const updated: HopRecord = { ...hop, remindersDue, remindedAt };
-      const seq = context.eventSeq + 1;
-      enqueue.assign({ eventSeq: seq, hops: withCurrentHop(context, { remindersDue, remindedAt }) });
-      enqueue.emit({ type: 'cmd.hopQuery', query: hopQuery(context, updated, remindedAt.length) });
-      enqueue.emit({ type: 'cmd.scheduleTimer', timer: hopTimerName(hop.hop), dueAt: nextDue(updated) });
-      enqueue.emit({
-        type: 'cmd.audit',
-        record: { tracebackId: context.tracebackId, seq, at: event.at, type: 'reminded', state: 'asking', hopId: hop.hopId, provider: hop.provider },
-      });
+      const upstream = upstreamOf(event);
+      if (upstream === undefined) return;
+      enqueue.assign({ hops: [...context.hops, newHop(context, upstream, currentHop(context).provider, event.at)] });
     }),
     markMissed: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'TIMER_FIRED') return;
+      if (event.type !== 'HOP_RESULT') return;
       const hop = currentHop(context);
       const seq = context.eventSeq + 1;
-      enqueue.assign({ eventSeq: seq, hops: withCurrentHop(context, { status: 'missed', remindersDue: [] }) });
+      enqueue.assign({ eventSeq: seq, hops: withCurrentHop(context, { ...event.timing, status: 'missed' }) });
       enqueue.emit({
         type: 'cmd.audit',
         record: { tracebackId: context.tracebackId, seq, at: event.at, type: 'missed', state: 'asking', hopId: hop.hopId, provider: hop.provider },
@@ -225,13 +181,14 @@ export const tracebackMachine = setup({
       if (event.type !== 'CANCEL') return;
       const hop = currentHop(context);
       if (hop.status === 'open') {
-        enqueue.assign({ hops: withCurrentHop(context, { status: 'cancelled', remindersDue: [] }) });
-        enqueue.emit({ type: 'cmd.cancelTimer', timer: hopTimerName(hop.hop) });
+        enqueue.assign({ hops: withCurrentHop(context, { status: 'cancelled' }) });
+        enqueue.emit({ type: 'cmd.cancelHop', provider: hop.provider, hopId: hop.hopId });
       }
     }),
     finish: enqueueActions(({ context, event, enqueue }, params: { outcome: Outcome }) => {
       const seq = context.eventSeq + 1;
       const reason = reasonFor(params.outcome, context, event);
+      const hop = currentHop(context);
       const record: AuditRecord = {
         tracebackId: context.tracebackId,
         seq,
@@ -239,12 +196,17 @@ export const tracebackMachine = setup({
         type: params.outcome === 'cancelled' ? 'cancelled' : 'ended',
         state: params.outcome,
         outcome: params.outcome,
-        hopId: currentHop(context).hopId,
-        provider: currentHop(context).provider,
+        hopId: hop.hopId,
+        provider: hop.provider,
       };
       enqueue.assign({ eventSeq: seq, outcome: params.outcome, reason, endedAt: event.at });
       enqueue.emit({ type: 'cmd.audit', record });
       enqueue.emit({ type: 'cmd.publishTrail' });
+      if (params.outcome === 'origin_found' || params.outcome === 'foreign_entry') {
+        const ended: TracebackCommand = { type: 'cmd.trailEnded', provider: hop.provider, outcome: params.outcome };
+        if (context.call.campaign !== undefined) ended.campaign = context.call.campaign;
+        enqueue.emit(ended);
+      }
     }),
   },
 }).createMachine({
@@ -269,23 +231,20 @@ export const tracebackMachine = setup({
     asking: {
       entry: 'askCurrentHop',
       on: {
-        ANSWER: [
-          { guard: and(['acceptable', 'upstreamLoops']), target: 'loop', actions: 'recordAnswer' },
-          { guard: and(['acceptable', 'upstreamBeyondMaxHops']), target: 'max_hops', actions: 'recordAnswer' },
+        HOP_RESULT: [
+          { guard: and(['current', 'missed']), target: 'noncooperative', actions: 'markMissed' },
+          { guard: and(['current', 'upstreamLoops']), target: 'loop', actions: 'recordAnswer' },
+          { guard: and(['current', 'upstreamBeyondMaxHops']), target: 'max_hops', actions: 'recordAnswer' },
           {
-            guard: and(['acceptable', { type: 'answerIs', params: { type: 'upstream' as const } }]),
+            guard: and(['current', { type: 'answerIs', params: { type: 'upstream' as const } }]),
             target: 'asking',
             reenter: true,
             actions: ['recordAnswer', 'addNextHop'],
           },
-          { guard: and(['acceptable', { type: 'answerIs', params: { type: 'originator' as const } }]), target: 'origin_found', actions: 'recordAnswer' },
-          { guard: and(['acceptable', { type: 'answerIs', params: { type: 'foreign_entry' as const } }]), target: 'foreign_entry', actions: 'recordAnswer' },
-          { guard: and(['acceptable', { type: 'answerIs', params: { type: 'not_found' as const } }]), target: 'not_found', actions: 'recordAnswer' },
-          { guard: and(['acceptable', { type: 'answerIs', params: { type: 'dispute' as const } }]), target: 'disputed', actions: 'recordAnswer' },
-        ],
-        TIMER_FIRED: [
-          { guard: 'deadlinePassed', target: 'noncooperative', actions: 'markMissed' },
-          { guard: 'reminderDue', actions: 'sendReminder' },
+          { guard: and(['current', { type: 'answerIs', params: { type: 'originator' as const } }]), target: 'origin_found', actions: 'recordAnswer' },
+          { guard: and(['current', { type: 'answerIs', params: { type: 'foreign_entry' as const } }]), target: 'foreign_entry', actions: 'recordAnswer' },
+          { guard: and(['current', { type: 'answerIs', params: { type: 'not_found' as const } }]), target: 'not_found', actions: 'recordAnswer' },
+          { guard: and(['current', { type: 'answerIs', params: { type: 'dispute' as const } }]), target: 'disputed', actions: 'recordAnswer' },
         ],
         CANCEL: { target: 'cancelled', actions: 'markCancelled' },
       },

@@ -9,19 +9,26 @@ import type {
   TracebackEvent,
   TracebackId,
 } from '../../protocol/index.js';
+import type { HopResult, HopTiming } from '../provider/types.js';
 
 /**
  * Version of the traceback machine's persisted shape. Bump it when states or context
  * change incompatibly and add a migration in `migrate.ts`; the engine refuses to load a
  * snapshot of an unknown version rather than guess.
  */
-export const TRACEBACK_MACHINE_VERSION = 1;
+export const TRACEBACK_MACHINE_VERSION = 2;
 
 /** Deadline policy applied to every hop of one traceback. */
 export interface HopPolicy {
-  /** Time a provider has to answer, ms. @default 24 h (47 CFR 64.1200(n)(1)) */
+  /**
+   * Time a provider has to answer, ms. The provider actor sets the real deadline of each hop
+   * (its policy may use business hours); this is the estimate until it does. @default 24 h
+   */
   deadlineMs: number;
-  /** Fractions of the deadline at which a reminder is sent, ascending, each in (0, 1). @default [0.5] */
+  /**
+   * Fractions of the deadline at which reminders are sent, ascending, each in (0, 1); the
+   * provider actors keep the clock, this is the default they are created with. @default [0.5]
+   */
   reminderFractions: number[];
   /** Hops after which the traceback stops with `max_hops`. @default 15 */
   maxHops: number;
@@ -41,8 +48,6 @@ export interface HopRecord {
   downstream?: ProviderId;
   askedAt: number;
   deadline: number;
-  /** Absolute times of the reminders still to send. */
-  remindersDue: number[];
   remindedAt: number[];
   answeredAt?: number;
   status: HopStatus;
@@ -76,9 +81,8 @@ export interface TracebackContext {
 
 /** Inbound events. Every event carries the engine's clock reading `at`. */
 export type TracebackEventIn =
-  | { type: 'ANSWER'; hopId: HopId; provider: ProviderId; answer: Answer; at: number }
-  /** A durable timer named `timer` fired (`hop<n>`: a reminder or the deadline of hop n). */
-  | { type: 'TIMER_FIRED'; timer: string; at: number }
+  /** The provider actor reports how the hop ended: answered, or deadline missed. */
+  | { type: 'HOP_RESULT'; hopId: HopId; result: HopResult; timing: HopTiming; at: number }
   | { type: 'CANCEL'; reason: string; by: string; at: number };
 
 /** An audit record before the engine wraps it into a `TracebackEvent` message. */
@@ -89,11 +93,12 @@ export type AuditRecord = Omit<TracebackEvent, 'v' | 'kind'>;
  * persists them with the snapshot (outbox) and executes them idempotently after the write.
  */
 export type TracebackCommand =
-  /** Publish a hop query (first ask or reminder) to the provider's queue. */
-  | { type: 'cmd.hopQuery'; query: HopQuery }
-  /** Create or replace the durable timer `timer` of this actor. */
-  | { type: 'cmd.scheduleTimer'; timer: string; dueAt: number }
-  | { type: 'cmd.cancelTimer'; timer: string }
+  /** Ask the provider actor about this hop; it sends the query and keeps the deadline. */
+  | { type: 'cmd.askProvider'; provider: ProviderId; query: HopQuery }
+  /** The traceback was cancelled while this hop was open. */
+  | { type: 'cmd.cancelHop'; provider: ProviderId; hopId: HopId }
+  /** The trail ended at this provider as origin or point of entry (it may flag it). */
+  | { type: 'cmd.trailEnded'; provider: ProviderId; outcome: Outcome; campaign?: string }
   /** Append to the traceback's audit history. */
   | { type: 'cmd.audit'; record: AuditRecord }
   /** Publish the completed trail, built from the persisted context. */

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { startLocalNats, type LocalNats } from '../../localnats/index.js';
-import { Engine, startTraceback, toMs, watchTrails, type Duration } from '../../engine/index.js';
+import { DEFAULT_FLAG_THRESHOLDS } from '../../actors/index.js';
+import { Engine, listProviders, startTraceback, toMs, upsertProviders, watchTrails, type Duration } from '../../engine/index.js';
 import { OUTCOMES, type Outcome, type Trail } from '../../protocol/index.js';
 import { buildCdrIndexes, expectTraceback, startSimulatedCarriers, type SimulatedCarriers } from '../../sim/index.js';
 import { cliLogger, connectTo, parseFractions, parsePositiveInt } from '../common.js';
@@ -33,6 +34,14 @@ export interface DemoSummary {
   network: { seed: number; providers: number; silent: number; slow: number; meanPathHops: number };
   deadlineMs: number;
   natsServer: string;
+  /** Providers flagged during the run, and how flags line up with the simulated behaviour. */
+  flags: {
+    flagged: { id: string; name?: string; behaviour: string; flags: string[] }[];
+    /** Silent providers asked often enough to cross the noncooperative threshold. */
+    silentOverThreshold: number;
+    silentFlaggedNoncooperative: number;
+    cooperativeFlaggedNoncooperative: number;
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -59,13 +68,13 @@ export function demoCommand(): Command {
     });
 }
 
-async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
-  const n = parsePositiveInt(flags.tracebacks, '--tracebacks');
-  const seed = parsePositiveInt(flags.seed, '--seed');
-  const providers = parsePositiveInt(flags.providers, '--providers');
-  const deadlineMs = toMs(flags.deadline as Duration, '--deadline');
-  const reminderFractions = parseFractions(flags.reminders);
-  const concurrency = parsePositiveInt(flags.concurrency, '--concurrency');
+async function runDemo(options: DemoFlags): Promise<DemoSummary> {
+  const n = parsePositiveInt(options.tracebacks, '--tracebacks');
+  const seed = parsePositiveInt(options.seed, '--seed');
+  const providers = parsePositiveInt(options.providers, '--providers');
+  const deadlineMs = toMs(options.deadline as Duration, '--deadline');
+  const reminderFractions = parseFractions(options.reminders);
+  const concurrency = parsePositiveInt(options.concurrency, '--concurrency');
   const logger = cliLogger('robotrace-demo', process.env['LOG_LEVEL'] ?? 'warn');
 
   const world = simWorld(seed, providers, n, deadlineMs);
@@ -85,11 +94,16 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
   process.once('SIGTERM', onSignal);
   try {
     process.stderr.write('starting a local nats-server…\n');
-    ns = await startLocalNats({ port: Number(flags.port), install: true, logger });
+    ns = await startLocalNats({ port: Number(options.port), install: true, logger });
     engine = await Engine.start({ servers: ns.url, hopDeadline: deadlineMs, reminderFractions, logger, name: 'robotrace-demo-engine' });
+    const client = await connectTo(ns.url, 'robotrace-demo-client');
+    await upsertProviders(
+      client,
+      world.network.providers.map((p) => ({ id: p.id, name: p.name, frn: p.frn, ocn: p.ocn, contact: p.contact, roles: p.roles, rmdStatus: 'certified' as const })),
+      'robotrace-demo',
+    );
     const carrierConnection = await connectTo(ns.url, 'robotrace-demo-carriers');
     sim = await startSimulatedCarriers({ network: world.network, cdrs: world.cdrs, connection: carrierConnection, deadlineMs, logger });
-    const client = await connectTo(ns.url, 'robotrace-demo-client');
     const watch = await watchTrails(client, { all: true });
 
     const bar = new cliProgress.SingleBar(
@@ -150,6 +164,19 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
     durations.sort((a, b) => a - b);
     const completed = trails.size;
     const pathHops = world.calls.reduce((a, c) => a + c.path.length, 0) / Math.max(1, world.calls.length);
+    const providerStates = await listProviders(client);
+    const behaviourOf = new Map(world.network.providers.map((p) => [p.id, p.behaviour.kind]));
+    const threshold = DEFAULT_FLAG_THRESHOLDS.noncooperative.count;
+    const flagged = providerStates
+      .filter((p) => Object.keys(p.flags).length > 0)
+      .map((p) => ({ id: p.id, ...(p.directory.name ? { name: p.directory.name } : {}), behaviour: behaviourOf.get(p.id) ?? 'unknown', flags: Object.keys(p.flags) }));
+    const silent = providerStates.filter((p) => behaviourOf.get(p.id) === 'silent');
+    const flags = {
+      flagged,
+      silentOverThreshold: silent.filter((p) => p.stats.missed >= threshold).length,
+      silentFlaggedNoncooperative: silent.filter((p) => p.flags.noncooperative !== undefined).length,
+      cooperativeFlaggedNoncooperative: providerStates.filter((p) => behaviourOf.get(p.id) !== 'silent' && p.flags.noncooperative !== undefined).length,
+    };
     await carrierConnection.drain();
     await client.drain();
     return {
@@ -177,6 +204,7 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
       },
       deadlineMs,
       natsServer: ns.version,
+      flags,
     };
   } finally {
     process.off('SIGINT', onSignal);
@@ -203,6 +231,9 @@ function formatSummary(s: DemoSummary): string {
     `matches simulator    ${s.groundTruth.matched}/${s.completed} trails end where the simulated call came from` +
       (s.groundTruth.late > 0 ? `; ${s.groundTruth.late} stopped at a slow provider that answered after the deadline` : '') +
       (s.groundTruth.mismatched > 0 ? `; ${s.groundTruth.mismatched} MISMATCHED` : ''),
+    '',
+    `flagged providers    ${s.flags.flagged.length} (${s.flags.silentFlaggedNoncooperative} of ${s.flags.silentOverThreshold} silent providers that missed ≥ 3 deadlines are flagged noncooperative; ${s.flags.cooperativeFlaggedNoncooperative} cooperative ones are)`,
+    ...s.flags.flagged.map((f) => `  ${f.id.padEnd(8)} ${(f.name ?? '').padEnd(32)} ${f.flags.join(', ')}  (simulated: ${f.behaviour})`),
     '',
   ];
   return lines.join('\n');

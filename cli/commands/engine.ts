@@ -8,6 +8,7 @@ export interface EngineFlags {
   reminders: string;
   maxHops: string;
   concurrency: string;
+  maxInFlight: string;
 }
 
 export function engineFlags(command: Command): Command {
@@ -15,7 +16,8 @@ export function engineFlags(command: Command): Command {
     .option('--deadline <duration>', 'time each provider has to answer a hop (e.g. 24h, 30s)', '24h')
     .option('--reminders <fractions>', 'reminder times as fractions of the deadline', '0.5')
     .option('--max-hops <n>', 'stop a traceback after this many hops', '15')
-    .option('--concurrency <n>', 'answers processed at once', '512');
+    .option('--concurrency <n>', 'answers processed at once', '512')
+    .option('--max-in-flight <n>', 'hop queries open at one carrier at once (the rest wait)', '1000');
 }
 
 export function engineOptions(flags: EngineFlags) {
@@ -25,6 +27,7 @@ export function engineOptions(flags: EngineFlags) {
     reminderFractions: parseFractions(flags.reminders),
     maxHops: parsePositiveInt(flags.maxHops, '--max-hops'),
     concurrency: parsePositiveInt(flags.concurrency, '--concurrency'),
+    maxInFlightPerProvider: parsePositiveInt(flags.maxInFlight, '--max-in-flight'),
   };
 }
 

@@ -1,12 +1,20 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { ProviderContext } from '../../actors/index.js';
+import { decodeRecord } from './record.js';
 import {
   PROTOCOL_VERSION,
   ProtocolError,
   Streams,
   SubjectWildcards,
   Subjects,
+  Buckets,
   decodeMap,
+  decodeProvidersUpserted,
+  decodeProviderFlagCleared,
+  type DirectoryProvider,
+  type ProviderFlagName,
   decodeProtocolError,
   decodeStatusReply,
   decodeTracebackCancelled,
@@ -88,4 +96,50 @@ export async function watchTrails(nc: NatsConnection, options: WatchOptions = {}
       await messages.close();
     },
   };
+}
+
+/** Directory import: creates or updates provider actors; returns how many. */
+export async function upsertProviders(nc: NatsConnection, providers: DirectoryProvider[], requester: string): Promise<number> {
+  let count = 0;
+  // Keep each request well under the message size limit.
+  for (let i = 0; i < providers.length; i += 200) {
+    const reply = await nc.request(
+      Subjects.upsertProviders,
+      encodeMessage({ v: PROTOCOL_VERSION, kind: 'upsert_providers', providers: providers.slice(i, i + 200), requester }),
+      { timeout: 30_000 },
+    );
+    count += decodeProvidersUpserted(unwrap(reply.data)).count;
+  }
+  return count;
+}
+
+export async function clearProviderFlag(nc: NatsConnection, provider: string, flag: ProviderFlagName, reason: string, requester: string): Promise<void> {
+  const reply = await nc.request(
+    Subjects.clearFlag,
+    encodeMessage({ v: PROTOCOL_VERSION, kind: 'clear_provider_flag', provider, flag, reason, requester }),
+    { timeout: 10_000 },
+  );
+  decodeProviderFlagCleared(unwrap(reply.data));
+}
+
+/** Every provider actor's current state, read from the actor bucket (read-only). */
+export async function listProviders(nc: NatsConnection): Promise<ProviderContext[]> {
+  const kv = await new Kvm(nc).open(Buckets.actors);
+  const keys: string[] = [];
+  for await (const key of await kv.keys('provider.>')) keys.push(key);
+  const out: ProviderContext[] = [];
+  for (let i = 0; i < keys.length; i += 64) {
+    const entries = await Promise.all(keys.slice(i, i + 64).map((key) => kv.get(key)));
+    for (const entry of entries) {
+      if (entry && entry.operation === 'PUT') out.push((decodeRecord(entry.value).snapshot as unknown as { context: ProviderContext }).context);
+    }
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export async function getProvider(nc: NatsConnection, provider: string): Promise<ProviderContext | undefined> {
+  const kv = await new Kvm(nc).open(Buckets.actors);
+  const entry = await kv.get(`provider.${provider}`);
+  if (!entry || entry.operation !== 'PUT') return undefined;
+  return (decodeRecord(entry.value).snapshot as unknown as { context: ProviderContext }).context;
 }

@@ -13,21 +13,46 @@ import {
   decodeHopAnswer,
   decodeStartTraceback,
   decodeStatusRequest,
+  decodeUpsertProviders,
+  decodeClearProviderFlag,
+  type DirectoryDeadline,
   encodeMessage,
   errorMessage,
   newTracebackId,
   parseHopId,
   tracebackIdForRequest,
+  type HopAnswer,
   type Outcome,
   type StatusReply,
+  type TracebackId,
 } from '../../protocol/index.js';
+import { loadOrCreateEngineKey, openKeyBucket, servePublicKey, type KeyService } from '../../evidence/index.js';
 import { OutboxCheckpoint } from './checkpoint.js';
 import { ensureError, RetryableError } from './errors.js';
 import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
 import { readCheckpoint, recoverOutboxes, writeCheckpoint } from './recovery.js';
 import { TimerService } from './timer-service.js';
 import { ANSWER_ACK_WAIT_MS, ENGINE_ANSWER_CONSUMER, ensureTopology, type Topology } from './topology.js';
-import { TracebackHost, type HostStats } from './traceback-host.js';
+import { ActorHost, type HostStats } from './actor-host.js';
+import { providerSpec, tracebackSpec, type Router } from './kinds.js';
+import {
+  checkAnswer,
+  createProvider,
+  createTraceback,
+  DEFAULT_FLAG_THRESHOLDS,
+  policyProblems,
+  type DeadlinePolicy,
+  type DirectoryEntry,
+  type ProviderActor,
+  type ProviderCommand,
+  type ProviderContext,
+  type ProviderEventIn,
+  type ProviderPolicy,
+  type TracebackActor,
+  type TracebackCommand,
+  type TracebackContext,
+  type TracebackEventIn,
+} from '../../actors/index.js';
 import { Attr, withSpan } from './tracing.js';
 
 /**
@@ -41,6 +66,7 @@ import { Attr, withSpan } from './tracing.js';
 export type EngineState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
 export interface EngineStats extends HostStats {
+  liveProviders: number;
   answersApplied: number;
   answersDuplicate: number;
   answersRejected: number;
@@ -52,6 +78,12 @@ export interface EngineStats extends HostStats {
 
 const RETRY_LIMIT_MS = 60_000;
 
+function toDeadlinePolicy(d: DirectoryDeadline): DeadlinePolicy {
+  const deadlineMs = Math.round(d.hours * 3_600_000);
+  if (d.kind === 'fixed') return { kind: 'fixed', deadlineMs };
+  return { kind: 'business', deadlineMs, timeZone: d.timeZone, opensAt: d.opensAt, closesAt: d.closesAt, businessDays: d.businessDays, holidays: d.holidays };
+}
+
 /** The actor host: one process that advances tracebacks durably. */
 export class Engine implements AsyncDisposable {
   state: EngineState = 'starting';
@@ -60,10 +92,12 @@ export class Engine implements AsyncDisposable {
   private js!: JetStreamClient;
   private jsm!: JetStreamManager;
   private topology!: Topology;
-  private host!: TracebackHost;
+  private tracebacks!: ActorHost<TracebackActor, TracebackEventIn, TracebackCommand>;
+  private providers!: ActorHost<ProviderActor, ProviderEventIn, ProviderCommand>;
   private timers!: TimerService;
   private checkpoint!: OutboxCheckpoint;
   private messages: ConsumerMessages | undefined;
+  private keyService: KeyService | undefined;
   private readonly subscriptions: Subscription[] = [];
   private readonly intervals: NodeJS.Timeout[] = [];
   private readonly inflight = new Set<Promise<void>>();
@@ -116,37 +150,56 @@ export class Engine implements AsyncDisposable {
     this.topology = await ensureTopology(this.nc, this.jsm, o.replicas, o.concurrency);
     this.savedCheckpoint = await readCheckpoint(this.topology.meta);
     this.checkpoint = new OutboxCheckpoint(this.savedCheckpoint);
-    this.timers = new TimerService(
-      this.topology.timers,
-      o.clock,
-      (payload, at) => this.onTimer(payload.tracebackId, payload.timer, at),
-      this.logger,
-      o.timerTickMs,
-    );
-    this.host = new TracebackHost({
-      js: this.js,
-      jsm: this.jsm,
+    this.timers = new TimerService(this.topology.timers, o.clock, (payload, at) => this.onTimer(payload.kind, payload.id, payload.timer, at), this.logger, o.timerTickMs);
+    const hostDeps = {
       actors: this.topology.actors,
-      timers: this.timers,
       checkpoint: this.checkpoint,
       clock: o.clock,
       logger: this.logger,
       idleEvictionMs: o.idleEvictionMs,
       maxLiveActors: o.maxLiveActors,
-    });
+    };
+    const router: Router = {
+      now: () => o.clock.now(),
+      toProvider: async (provider, event) => {
+        const delivery = await this.retrying(() =>
+          this.providers.deliver(provider, () => ({ event }), () => createProvider(this.providerInput(provider))),
+        );
+        void delivery;
+      },
+      toTraceback: async (tracebackId, event) => {
+        // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
+        await this.retrying(() =>
+          this.tracebacks.deliver(tracebackId, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined })),
+        );
+      },
+    };
+    const { key } = await loadOrCreateEngineKey(await openKeyBucket(this.nc, { replicas: o.replicas }));
+    this.keyService = servePublicKey(this.nc, key);
+    const effects = { signingKey: key, js: this.js, jsm: this.jsm, timers: this.timers, router };
+    this.tracebacks = new ActorHost(tracebackSpec(effects), hostDeps);
+    this.providers = new ActorHost(providerSpec(effects), hostDeps);
     // Timers first: recovery may cancel or reschedule them.
     const timers = await this.timers.load();
-    const recovery = await recoverOutboxes(this.js, this.jsm, this.topology.meta, this.host, this.logger);
+    const recovery = await recoverOutboxes(this.js, this.jsm, this.topology.meta, [this.tracebacks, this.providers], this.logger);
     this.savedCheckpoint = recovery.lastSequence;
     this.checkpoint.observe(recovery.lastSequence);
 
     this.serve(Subjects.start, (msg) => this.onStart(msg));
     this.serve(Subjects.cancel, (msg) => this.onCancel(msg));
     this.serve(Subjects.status, (msg) => this.onStatus(msg));
-    this.consumeLoop = this.consumeAnswers();
+    this.serve(Subjects.upsertProviders, (msg) => this.onUpsertProviders(msg));
+    this.serve(Subjects.clearFlag, (msg) => this.onClearFlag(msg));
+    // Subscribed before the engine counts as running, so a stop right after start closes it.
+    const answers = await this.js.consumers.get(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
+    this.messages = await answers.consume({ max_messages: this.options.concurrency });
+    this.consumeLoop = this.consumeAnswers(this.messages);
     this.timers.start();
     this.every(o.checkpointIntervalMs, () => this.saveCheckpoint());
-    this.every(Math.max(1000, Math.min(o.idleEvictionMs, 10_000)), async () => this.host.sweep());
+    this.every(Math.max(1000, Math.min(o.idleEvictionMs, 10_000)), async () => {
+      this.tracebacks.sweep();
+      this.providers.sweep();
+    });
     this.state = 'running';
     this.logger.info(
       { server: this.nc.info?.version, timers, replayed: recovery.replayed, deadlineMs: o.hopDeadlineMs },
@@ -195,53 +248,120 @@ export class Engine implements AsyncDisposable {
     const now = this.options.clock.now();
     const tracebackId =
       request.requestId !== undefined ? tracebackIdForRequest(request.requester, request.requestId) : newTracebackId(now);
-    const { created } = await this.retrying(() =>
-      this.host.create(
-        {
-          tracebackId,
-          call: request.call,
-          terminatingProvider: request.terminatingProvider,
-          requester: request.requester,
-          now,
-          policy: { deadlineMs: this.options.hopDeadlineMs, reminderFractions: this.options.reminderFractions, maxHops: this.options.maxHops },
-        },
-        request.requestId !== undefined,
-      ),
-    );
+    const input = {
+      tracebackId,
+      call: request.call,
+      terminatingProvider: request.terminatingProvider,
+      requester: request.requester,
+      now,
+      policy: { deadlineMs: this.options.hopDeadlineMs, reminderFractions: this.options.reminderFractions, maxHops: this.options.maxHops },
+    };
+    const started: TracebackCommand = {
+      type: 'cmd.audit',
+      record: { tracebackId, seq: 1, at: now, type: 'started', state: 'asking' },
+    };
+    let attempts = 0;
+    const delivery = await this.retrying(() => {
+      attempts++;
+      return this.tracebacks.create(tracebackId, () => createTraceback(input), [started]);
+    });
+    await delivery.executed;
+    // An earlier attempt of this very request may have stored it before failing to hear back.
+    const created = !delivery.existed || (attempts > 1 && request.requestId === undefined);
     if (created) this.counters.started++;
     return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_started', tracebackId, existing: !created });
   }
 
   private async onCancel(msg: Msg): Promise<Uint8Array> {
     const request = decodeCancelTraceback(msg.data);
-    await this.retrying(() => this.host.cancel(request.tracebackId, request.reason, request.requester));
+    const at = this.options.clock.now();
+    const delivery = await this.retrying(() =>
+      this.tracebacks.deliver<ProtocolError>(request.tracebackId, (actor) => {
+        if (!actor) return { result: new ProtocolError(ErrorCode.UnknownTraceback, `no traceback ${request.tracebackId}`) };
+        if (actor.getSnapshot().status === 'done') {
+          const outcome = (actor.getSnapshot().context as TracebackContext).outcome ?? '';
+          return { result: new ProtocolError(ErrorCode.TracebackClosed, `traceback ${request.tracebackId} already ended: ${outcome}`) };
+        }
+        return { event: { type: 'CANCEL', reason: request.reason, by: request.requester, at } };
+      }),
+    );
+    if (delivery.result) throw delivery.result;
+    await delivery.executed;
     return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_cancelled', tracebackId: request.tracebackId });
+  }
+
+  /** Directory import: each entry updates (or creates) that provider's actor. */
+  private async onUpsertProviders(msg: Msg): Promise<Uint8Array> {
+    const request = decodeUpsertProviders(msg.data);
+    const changes = request.providers.map((entry, i) => {
+      const policy: Partial<ProviderPolicy> = {};
+      if (entry.deadline) policy.deadline = toDeadlinePolicy(entry.deadline);
+      if (entry.reminders) policy.reminderFractions = entry.reminders;
+      if (entry.maxInFlight) policy.maxInFlight = entry.maxInFlight;
+      const problems = policyProblems({ ...this.providerInput(entry.id).policy, ...policy });
+      if (problems.length > 0) {
+        throw new ProtocolError(ErrorCode.InvalidField, `providers[${i}] (${entry.id}): ${problems.join('; ')}`, { path: `providers[${i}]` });
+      }
+      const directory: Partial<DirectoryEntry> = { verified: true };
+      for (const field of ['name', 'frn', 'ocn', 'contact', 'rmdStatus', 'roles'] as const) {
+        if (entry[field] !== undefined) (directory as Record<string, unknown>)[field] = entry[field];
+      }
+      return { id: entry.id, directory, policy };
+    });
+    await Promise.all(
+      changes.map(async ({ id, directory, policy }) => {
+        const at = this.options.clock.now();
+        const create = () => createProvider({ ...this.providerInput(id), directory });
+        const updated = await this.retrying(() => this.providers.deliver(id, () => ({ event: { type: 'UPDATE_DIRECTORY', entry: directory, at } }), create));
+        await updated.executed;
+        if (Object.keys(policy).length > 0) {
+          const withPolicy = await this.retrying(() => this.providers.deliver(id, () => ({ event: { type: 'UPDATE_POLICY', policy, at } })));
+          await withPolicy.executed;
+        }
+      }),
+    );
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'providers_upserted', count: changes.length });
+  }
+
+  private async onClearFlag(msg: Msg): Promise<Uint8Array> {
+    const request = decodeClearProviderFlag(msg.data);
+    const at = this.options.clock.now();
+    const delivery = await this.retrying(() =>
+      this.providers.deliver<ProtocolError>(request.provider, (actor) => {
+        if (!actor) return { result: new ProtocolError(ErrorCode.UnknownProvider, `no provider ${request.provider}`) };
+        const flags = (actor.getSnapshot().context as ProviderContext).flags;
+        if (!flags[request.flag]) return { result: new ProtocolError(ErrorCode.FlagNotSet, `${request.provider} is not flagged ${request.flag}`) };
+        return { event: { type: 'CLEAR_FLAG', flag: request.flag, reason: request.reason, by: request.requester, at } };
+      }),
+    );
+    if (delivery.result) throw delivery.result;
+    await delivery.executed;
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'provider_flag_cleared', provider: request.provider, flag: request.flag });
   }
 
   private async onStatus(msg: Msg): Promise<Uint8Array> {
     decodeStatusRequest(msg.data);
     const reply: StatusReply = { v: PROTOCOL_VERSION, kind: 'status', total: 0, active: 0, byOutcome: {} as Record<Outcome, number> };
-    const kvInfo = await this.jsm.streams.info(`KV_${Buckets.actors}`);
-    reply.total = kvInfo.state.messages;
-    const counts = await Promise.all(OUTCOMES.map((outcome) => this.countTrails(outcome)));
+    reply.total = await this.countMessages(`KV_${Buckets.actors}`, `$KV.${Buckets.actors}.traceback.>`);
+    const counts = await Promise.all(OUTCOMES.map((outcome) => this.countMessages(Streams.trails, `tb.trail.${outcome}.>`)));
     OUTCOMES.forEach((outcome, i) => (reply.byOutcome[outcome] = counts[i] ?? 0));
     reply.active = Math.max(0, reply.total - counts.reduce((a, b) => a + b, 0));
     return encodeMessage(reply);
   }
 
   /**
-   * Trails per outcome, read from the stream itself so every engine instance agrees: an
-   * ephemeral consumer filtered to one outcome reports how many messages it would deliver.
+   * Messages on a subject filter, read from the stream itself so every engine instance
+   * agrees: an ephemeral consumer reports how many messages it would deliver.
    */
-  private async countTrails(outcome: Outcome): Promise<number> {
-    const info = await this.jsm.consumers.add(Streams.trails, {
-      filter_subject: `tb.trail.${outcome}.>`,
+  private async countMessages(stream: string, filter: string): Promise<number> {
+    const info = await this.jsm.consumers.add(stream, {
+      filter_subject: filter,
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.All,
       inactive_threshold: 5_000_000_000,
       mem_storage: true,
     });
-    await this.jsm.consumers.delete(Streams.trails, info.name).catch(() => undefined);
+    await this.jsm.consumers.delete(stream, info.name).catch(() => undefined);
     return info.num_pending;
   }
 
@@ -262,12 +382,10 @@ export class Engine implements AsyncDisposable {
     }
   }
 
-  private async consumeAnswers(): Promise<void> {
-    const consumer = await this.js.consumers.get(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
-    this.messages = await consumer.consume({ max_messages: this.options.concurrency });
+  private async consumeAnswers(messages: ConsumerMessages): Promise<void> {
     let running = 0;
     const waiters: (() => void)[] = [];
-    for await (const m of this.messages) {
+    for await (const m of messages) {
       running++;
       const work = this.onAnswer(m).finally(() => {
         running--;
@@ -289,11 +407,10 @@ export class Engine implements AsyncDisposable {
       }
       const { tracebackId } = parseHopId(answer.hopId);
       const heartbeat = setInterval(() => m.working(), ANSWER_ACK_WAIT_MS / 2);
-      const result = await withSpan(this.options.tracer, 'robotrace.answer', { [Attr.hopId]: answer.hopId, [Attr.provider]: subjectProvider }, () =>
-        this.retrying(() => this.host.answer(tracebackId, answer)),
+      const outcome = await withSpan(this.options.tracer, 'robotrace.answer', { [Attr.hopId]: answer.hopId, [Attr.provider]: subjectProvider }, () =>
+        this.applyAnswer(tracebackId, answer),
       ).finally(() => clearInterval(heartbeat));
-      if (result.kind === 'rejected') throw result.error;
-      if (result.kind === 'duplicate') this.counters.answersDuplicate++;
+      if (outcome === 'duplicate') this.counters.answersDuplicate++;
       else this.counters.answersApplied++;
       m.ack();
     } catch (err) {
@@ -320,11 +437,47 @@ export class Engine implements AsyncDisposable {
     }
   }
 
-  private async onTimer(tracebackId: string, timer: string, at: number): Promise<void> {
-    this.counters.timersFired++;
-    await withSpan(this.options.tracer, 'robotrace.timer', { [Attr.tracebackId]: tracebackId }, () =>
-      this.host.timerFired(tracebackId, timer, at),
+  /**
+   * An answer is checked against the traceback (so the carrier hears exactly what was wrong),
+   * then given to the provider actor, which closes the hop and reports to the traceback.
+   * Resolves once every resulting command has been carried out, so the ack comes last.
+   */
+  private async applyAnswer(tracebackId: TracebackId, answer: HopAnswer): Promise<'applied' | 'duplicate'> {
+    const check = await this.retrying(() =>
+      this.tracebacks.inspect(tracebackId, (actor) => (actor ? checkAnswer(actor.getSnapshot().context as TracebackContext, answer) : undefined)),
     );
+    if (check === undefined) throw new ProtocolError(ErrorCode.UnknownTraceback, `no traceback ${tracebackId}`);
+    if (check.kind === 'reject') throw new ProtocolError(check.code, check.message);
+    if (check.kind === 'duplicate') return 'duplicate';
+    const at = this.options.clock.now();
+    const delivery = await this.retrying(() =>
+      this.providers.deliver(
+        answer.provider,
+        () => ({ event: { type: 'ANSWER', hopId: answer.hopId, answer: answer.answer, at } }),
+        () => createProvider(this.providerInput(answer.provider)),
+      ),
+    );
+    await delivery.executed;
+    return delivery.outcome === 'applied' ? 'applied' : 'duplicate';
+  }
+
+  /** Defaults for a provider actor created on first use; the directory import refines them. */
+  private providerInput(provider: string) {
+    const policy: ProviderPolicy = {
+      deadline: { kind: 'fixed', deadlineMs: this.options.hopDeadlineMs },
+      reminderFractions: this.options.reminderFractions,
+      maxInFlight: this.options.maxInFlightPerProvider,
+    };
+    return { id: provider, policy, thresholds: this.options.flagThresholds ?? DEFAULT_FLAG_THRESHOLDS, now: this.options.clock.now() };
+  }
+
+  private async onTimer(kind: 'traceback' | 'provider', id: string, timer: string, at: number): Promise<void> {
+    this.counters.timersFired++;
+    if (kind !== 'provider') return; // version-1 traceback timers: nothing handles them any more
+    await withSpan(this.options.tracer, 'robotrace.timer', { [Attr.provider]: id }, async () => {
+      const delivery = await this.providers.deliver(id, (actor) => (actor ? { event: { type: 'TIMER_FIRED', timer, at } } : { result: undefined }));
+      await delivery.executed;
+    });
   }
 
   private async saveCheckpoint(): Promise<void> {
@@ -341,8 +494,9 @@ export class Engine implements AsyncDisposable {
 
   stats(): EngineStats {
     return {
-      ...this.host.stats,
-      live: this.host.liveCount,
+      ...this.tracebacks.stats,
+      live: this.tracebacks.liveCount,
+      liveProviders: this.providers.liveCount,
       ...this.counters,
       timersPending: this.timers.size,
       checkpoint: this.checkpoint.current(),
@@ -356,9 +510,12 @@ export class Engine implements AsyncDisposable {
     this.timers.stop();
     for (const sub of this.subscriptions) sub.unsubscribe();
     await this.messages?.close();
+    await this.keyService?.stop().catch(() => undefined);
     await this.consumeLoop?.catch(() => undefined);
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-    await this.host.idle();
+    await this.tracebacks.idle();
+    await this.providers.idle();
+    await Promise.race([Promise.all([this.tracebacks.flushed(), this.providers.flushed()]), new Promise((r) => setTimeout(r, 5000))]);
     await this.saveCheckpoint().catch((err: unknown) => this.logger.warn({ err }, 'final checkpoint not saved'));
     await this.release();
     this.state = 'stopped';
@@ -369,7 +526,8 @@ export class Engine implements AsyncDisposable {
   private async release(): Promise<void> {
     for (const handle of this.intervals) clearInterval(handle);
     this.timers?.stop();
-    this.host?.stopAll();
+    this.tracebacks?.stopAll();
+    this.providers?.stopAll();
     if (this.ownsConnection && this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Tracer } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_HOP_POLICY } from '../../actors/index.js';
+import { DEFAULT_HOP_POLICY, type FlagThresholds } from '../../actors/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { toMs, type Duration } from './duration.js';
 import { EngineError, EngineErrorCode } from './errors.js';
@@ -30,6 +30,10 @@ export interface EngineOptions {
   checkpointInterval?: Duration;
   /** How often the timer service looks for due timers. @default "200ms" */
   timerTick?: Duration;
+  /** Hop queries open at one carrier at once; the rest wait in order. @default 1000 */
+  maxInFlightPerProvider?: number;
+  /** Flag thresholds for new provider actors. @default DEFAULT_FLAG_THRESHOLDS (actors/provider/policy.ts) */
+  flagThresholds?: FlagThresholds;
   /** Replicas for streams and buckets (3 on a cluster). @default 1 */
   replicas?: number;
   clock?: Clock;
@@ -50,6 +54,8 @@ export interface CompiledEngineOptions {
   checkpointIntervalMs: number;
   timerTickMs: number;
   replicas: number;
+  maxInFlightPerProvider: number;
+  flagThresholds: FlagThresholds | undefined;
   clock: Clock;
   logger: Logger;
   tracer: Tracer;
@@ -90,6 +96,8 @@ export function compileOptions(options: EngineOptions = {}): CompiledEngineOptio
     checkpointIntervalMs: Math.max(50, toMs(options.checkpointInterval ?? '1s', 'checkpointInterval')),
     timerTickMs: Math.max(10, toMs(options.timerTick ?? '200ms', 'timerTick')),
     replicas: options.replicas ?? 1,
+    maxInFlightPerProvider: Math.max(1, options.maxInFlightPerProvider ?? 1000),
+    flagThresholds: options.flagThresholds,
     clock: options.clock ?? systemClock,
     logger,
     tracer: options.tracer ?? trace.getTracer('robotrace-engine'),

@@ -1,43 +1,52 @@
 import { Packr } from 'msgpackr';
 import type { Snapshot } from 'xstate';
-import { TRACEBACK_MACHINE_VERSION, type TracebackCommand } from '../../actors/index.js';
 import { EngineError, EngineErrorCode } from './errors.js';
 
+export type ActorKindName = 'traceback' | 'provider';
+
+/** A command waiting in an actor's outbox, numbered so execution can be tracked. */
+export interface OutboxEntry<C> {
+  id: number;
+  command: C;
+}
+
 /**
- * What the engine stores per actor in KV: the machine's persisted snapshot plus the
- * commands of its last transition (the outbox). The outbox is carried out after the
- * write; a restart replays outboxes written after the last checkpoint.
+ * What the engine stores per actor in KV: the machine's persisted snapshot plus every
+ * command not yet known to be carried out (the outbox). The outbox is carried out after
+ * the write; a restart replays outboxes written after the last checkpoint.
  */
-export interface ActorRecord {
-  kind: 'traceback';
+export interface ActorRecord<C = unknown> {
+  kind: ActorKindName;
   machineVersion: number;
   snapshot: Snapshot<unknown>;
-  outbox: TracebackCommand[];
+  outbox: OutboxEntry<C>[];
+  nextCommandId: number;
   updatedAt: number;
+  /** Kind-specific state kept beside the snapshot (the traceback's evidence hash chain). */
+  extra?: unknown;
 }
 
 /** Plain MessagePack, so the viewer and other languages can read stored records too. */
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
 
 export function encodeRecord(record: ActorRecord): Uint8Array {
+  // JSON round trip drops `undefined`, which msgpackr would write as a non-standard extension.
   return packr.pack(JSON.parse(JSON.stringify(record)) as unknown);
 }
 
 export function decodeRecord(bytes: Uint8Array): ActorRecord {
-  const record = packr.unpack(bytes) as ActorRecord;
-  if (record.kind !== 'traceback') {
+  const record = packr.unpack(bytes) as ActorRecord & { outbox: unknown[] };
+  if (record.kind !== 'traceback' && record.kind !== 'provider') {
     throw new EngineError(EngineErrorCode.UnknownRecordVersion, `unknown actor kind ${String(record.kind)}`);
   }
-  if (record.machineVersion !== TRACEBACK_MACHINE_VERSION) {
-    // No older versions exist yet; when one does, migrate here instead of refusing.
-    throw new EngineError(
-      EngineErrorCode.UnknownRecordVersion,
-      `traceback record version ${record.machineVersion} is not readable by machine version ${TRACEBACK_MACHINE_VERSION}`,
-    );
+  // Version-1 records stored bare commands; number them.
+  if (record.outbox.length > 0 && !(typeof record.outbox[0] === 'object' && record.outbox[0] !== null && 'command' in record.outbox[0])) {
+    record.outbox = record.outbox.map((command, i) => ({ id: i + 1, command }));
   }
+  record.nextCommandId ??= record.outbox.length + 1;
   return record;
 }
 
-export function actorKey(tracebackId: string): string {
-  return `traceback.${tracebackId}`;
+export function actorKey(kind: ActorKindName, id: string): string {
+  return `${kind}.${id}`;
 }

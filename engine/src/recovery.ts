@@ -2,7 +2,10 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nat
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { Buckets } from '../../protocol/index.js';
-import type { TracebackHost } from './traceback-host.js';
+interface Recoverable {
+  readonly kind: string;
+  recover(id: string): Promise<boolean>;
+}
 
 const CHECKPOINT_KEY = 'checkpoint.actors';
 const KV_STREAM = `KV_${Buckets.actors}`;
@@ -27,7 +30,7 @@ export async function recoverOutboxes(
   js: JetStreamClient,
   jsm: JetStreamManager,
   meta: KV,
-  host: TracebackHost,
+  hosts: Recoverable[],
   logger: Logger,
 ): Promise<{ checkpoint: number; lastSequence: number; replayed: number }> {
   const checkpoint = await readCheckpoint(meta);
@@ -49,12 +52,17 @@ export async function recoverOutboxes(
   await messages.close();
 
   let replayed = 0;
-  const ids = [...keys].filter((k) => k.startsWith('traceback.')).map((k) => k.slice('traceback.'.length));
-  for (let i = 0; i < ids.length; i += 128) {
-    const results = await Promise.all(ids.slice(i, i + 128).map((id) => host.recover(id)));
-    replayed += results.filter(Boolean).length;
+  let actors = 0;
+  for (const host of hosts) {
+    const prefix = `${host.kind}.`;
+    const ids = [...keys].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+    actors += ids.length;
+    for (let i = 0; i < ids.length; i += 128) {
+      const results = await Promise.all(ids.slice(i, i + 128).map((id) => host.recover(id)));
+      replayed += results.filter(Boolean).length;
+    }
   }
   await writeCheckpoint(meta, lastSequence);
-  logger.info({ checkpoint, lastSequence, actors: ids.length, replayed }, 'outbox recovery done');
+  logger.info({ checkpoint, lastSequence, actors, replayed }, 'outbox recovery done');
   return { checkpoint, lastSequence, replayed };
 }

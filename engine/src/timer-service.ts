@@ -5,7 +5,8 @@ import type { Clock } from './clock.js';
 
 /** What a timer delivers when it fires. */
 export interface TimerPayload {
-  tracebackId: string;
+  kind: 'traceback' | 'provider';
+  id: string;
   timer: string;
 }
 
@@ -53,7 +54,9 @@ export class TimerService {
         keys.slice(i, i + 256).map(async (key) => {
           const entry = await this.kv.get(key);
           if (entry === null || entry.operation !== 'PUT' || entry.value.length === 0) return;
-          const stored = packr.unpack(entry.value) as { dueAt: number; payload: TimerPayload };
+          const stored = packr.unpack(entry.value) as { dueAt: number; payload: TimerPayload & { tracebackId?: string } };
+          // Timers written by machine version 1 named only the traceback.
+          if (stored.payload.tracebackId !== undefined) stored.payload = { kind: 'traceback', id: stored.payload.tracebackId, timer: stored.payload.timer };
           this.entries.set(key, { dueAt: stored.dueAt, payload: stored.payload, generation: ++this.generation });
         }),
       );

@@ -38,6 +38,8 @@ function streamConfigs(replicas: number): NamedStreamConfig[] {
     { ...base, name: Streams.hopErrors, subjects: [SubjectWildcards.hopErrors], retention: RetentionPolicy.Limits, max_age: 7 * DAY_MS * NANOS_PER_MS, discard: DiscardPolicy.Old },
     { ...base, name: Streams.trails, subjects: [SubjectWildcards.trails], retention: RetentionPolicy.Limits, max_age: 0 },
     { ...base, name: Streams.events, subjects: [SubjectWildcards.events], retention: RetentionPolicy.Limits, max_age: 0 },
+    { ...base, name: Streams.providerFlags, subjects: [SubjectWildcards.providerFlags], retention: RetentionPolicy.Limits, max_age: 0 },
+    { ...base, name: Streams.providerEvents, subjects: [SubjectWildcards.providerEvents], retention: RetentionPolicy.Limits, max_age: 0 },
   ];
 }
 

@@ -27,6 +27,10 @@ export const ErrorCode = {
   HopClosed: 'HOP_CLOSED',
   /** The traceback already ended (cancel of a finished traceback). */
   TracebackClosed: 'TRACEBACK_CLOSED',
+  /** No provider actor with that id. */
+  UnknownProvider: 'UNKNOWN_PROVIDER',
+  /** The provider does not carry that flag. */
+  FlagNotSet: 'FLAG_NOT_SET',
   /** The engine could not process the request; safe to retry. */
   Unavailable: 'UNAVAILABLE',
   /** An unexpected failure inside the engine. */

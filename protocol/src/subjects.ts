@@ -26,6 +26,14 @@ export const Subjects = {
    */
   trail: (outcome: string, campaign: string | undefined, provider: string, tracebackId: string) =>
     `tb.trail.${token(outcome, 'outcome')}.${campaignToken(campaign)}.${token(provider, 'provider')}.${token(tracebackId, 'tracebackId')}`,
+  /** Flags raised and cleared on a provider: `tb.provider.flag.<provider>`. */
+  providerFlag: (provider: string) => `tb.provider.flag.${token(provider, 'provider')}`,
+  /** Every state change of one provider actor: `tb.provider.events.<provider>`. */
+  providerEvents: (provider: string) => `tb.provider.events.${token(provider, 'provider')}`,
+  /** Request/reply: clear a provider flag. Request `ClearProviderFlag`, reply `ProviderFlagCleared` or error. */
+  clearFlag: 'tb.api.provider.clear_flag',
+  /** Request/reply: add or update directory entries and policies. Request `UpsertProviders`, reply `ProvidersUpserted`. */
+  upsertProviders: 'tb.api.provider.upsert',
   /** Every state change of one traceback: `tb.events.<traceback>`. */
   events: (tracebackId: string) => `tb.events.${token(tracebackId, 'tracebackId')}`,
 } as const;
@@ -37,6 +45,8 @@ export const SubjectWildcards = {
   hopErrors: 'tb.hop.err.>',
   trails: 'tb.trail.>',
   events: 'tb.events.>',
+  providerFlags: 'tb.provider.flag.>',
+  providerEvents: 'tb.provider.events.>',
 } as const;
 
 export const Streams = {
@@ -50,10 +60,14 @@ export const Streams = {
   trails: 'TB_TRAILS',
   /** Audit history of every traceback. */
   events: 'TB_EVENTS',
+  /** Provider flags with their evidence, long retention. */
+  providerFlags: 'TB_PROVIDER_FLAGS',
+  /** Audit history of every provider actor. */
+  providerEvents: 'TB_PROVIDER_EVENTS',
 } as const;
 
 export const Buckets = {
-  /** Actor records (snapshot + outbox), key `<kind>.<id>`. */
+  /** Actor records (snapshot + outbox), key `traceback.<id>` or `provider.<id>`. */
   actors: 'tb_actors',
   /** Durable timers, key `<kind>.<id>.<timer>`. */
   timers: 'tb_timers',

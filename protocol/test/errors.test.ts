@@ -21,7 +21,7 @@ describe('ProtocolError', () => {
     expect(ProtocolError.is({ name: 'ProtocolError', code: 'INTERNAL' })).toBe(false);
   });
 
-  it('has the fourteen documented codes', () => {
+  it('has the sixteen documented codes', () => {
     expect(Object.values(ErrorCode)).toStrictEqual([
       'MALFORMED',
       'UNSUPPORTED_VERSION',
@@ -35,6 +35,8 @@ describe('ProtocolError', () => {
       'WRONG_PROVIDER',
       'HOP_CLOSED',
       'TRACEBACK_CLOSED',
+      'UNKNOWN_PROVIDER',
+      'FLAG_NOT_SET',
       'UNAVAILABLE',
       'INTERNAL',
     ]);

@@ -62,6 +62,8 @@ describe('subject names', () => {
       hopErrors: 'tb.hop.err.>',
       trails: 'tb.trail.>',
       events: 'tb.events.>',
+      providerFlags: 'tb.provider.flag.>',
+      providerEvents: 'tb.provider.events.>',
     });
   });
 
@@ -72,6 +74,8 @@ describe('subject names', () => {
       hopErrors: 'TB_HOP_ERRORS',
       trails: 'TB_TRAILS',
       events: 'TB_EVENTS',
+      providerFlags: 'TB_PROVIDER_FLAGS',
+      providerEvents: 'TB_PROVIDER_EVENTS',
     });
     expect(Buckets).toStrictEqual({ actors: 'tb_actors', timers: 'tb_timers', engine: 'tb_engine' });
   });

@@ -58,3 +58,42 @@ describe('engine end to end', () => {
     await Promise.all(carriers.map((c) => c.stop()));
   });
 });
+
+describe('evidence', () => {
+  it('signs every trail over the hash chain of its events; a restart replaying outboxes publishes no second trail', async () => {
+    await using t = await setup();
+    const { fetchPublicKey, verifyTrail } = await import('../../evidence/index.js');
+    const { fetchEvents } = await import('../../enforcement/index.js');
+    const { Kvm } = await import('@nats-io/kv');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    let engine = await Engine.start({ servers: t.ns.url, logger: quiet, hopDeadline: '5s' });
+    const carriers = await scriptedCarriers(t.ns.url, { E1: upstream('E2'), E2: originator });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await startTraceback(t.nc, { call: { ...call, time: call.time + i }, terminatingProvider: 'E1', requester: 'test' })).tracebackId);
+    const { storedTrails, countById } = await import('./fixtures.js');
+    await check(async () => (await storedTrails(t.nc)).length === 5, 10_000, { name: 'five trails' });
+    const key = await fetchPublicKey(t.nc);
+    for (const trail of await storedTrails(t.nc)) {
+      const events = await fetchEvents(t.nc, trail.tracebackId);
+      expect(verifyTrail(trail, [key.key], { events })).toMatchObject({ ok: true });
+      const forged = { ...trail, hops: trail.hops.map((h, i) => (i === 1 ? { ...h, provider: 'FORGED' } : h)) };
+      expect(verifyTrail(forged, [key.key])).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' });
+    }
+    await engine.stop();
+    // As if the engine had died after publishing but before saving its checkpoint, and stayed down
+    // past the stream's duplicate window: every outbox is replayed at the next start.
+    const jsm = await jetstreamManager(t.nc);
+    const info = await jsm.streams.info('TB_TRAILS');
+    await jsm.streams.update('TB_TRAILS', { ...info.config, duplicate_window: 100_000_000 });
+    const meta = await new Kvm(t.nc).open('tb_engine');
+    await meta.put('checkpoint.actors', '0');
+    const waitedPastWindow = Date.now() + 300;
+    await check(() => Date.now() > waitedPastWindow, 2000, { name: 'the duplicate window to pass' });
+    engine = await Engine.start({ servers: t.ns.url, logger: quiet, hopDeadline: '5s' });
+    await engine.stop();
+    const trails = await storedTrails(t.nc);
+    expect(trails).toHaveLength(5);
+    expect([...countById(trails).values()].every((c) => c === 1)).toBe(true);
+    await Promise.all(carriers.map((c) => c.stop()));
+  });
+});

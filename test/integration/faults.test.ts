@@ -53,7 +53,7 @@ describe('faults', { timeout: 180_000 }, () => {
         const all = await storedTrails(t.nc);
         return countById(all).size >= 300 ? all : undefined;
       },
-      60_000,
+      120_000,
       { name: '300 trails after restart' },
     );
     const counts = countById(trails);

@@ -1,0 +1,407 @@
+import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import type { Snapshot } from 'xstate';
+import type { Clock } from './clock.js';
+import type { OutboxCheckpoint } from './checkpoint.js';
+import { EngineError, EngineErrorCode, RetryableError } from './errors.js';
+import { actorKey, decodeRecord, encodeRecord, type ActorKindName, type ActorRecord, type OutboxEntry } from './record.js';
+
+/** The minimal actor surface the host needs (an XState actor). */
+export interface HostedActor<E, C> {
+  start(): unknown;
+  stop(): unknown;
+  send(event: E): void;
+  on(type: '*', handler: (emitted: C) => void): { unsubscribe(): void };
+  getSnapshot(): { status: string; error?: unknown; context: unknown };
+  getPersistedSnapshot(): Snapshot<unknown>;
+}
+
+/** What the host needs to know about one kind of actor. */
+export interface KindSpec<A extends HostedActor<E, C>, E, C extends { type: string }> {
+  kind: ActorKindName;
+  version: number;
+  /** Re-creates an actor from a stored record, migrating older versions; not started. */
+  restore(record: ActorRecord<C>): A;
+  /** Carries out commands; idempotent. `recovery`: they may have run before, long ago. */
+  execute(id: string, actor: A, commands: C[], recovery: boolean, extra: unknown): Promise<void>;
+  /**
+   * State derived from the commands and persisted with them in the same write (the
+   * traceback's evidence chain over its audit events).
+   */
+  extend?(extra: unknown, commands: C[]): unknown;
+  /** Commands with the same key supersede each other (a timer scheduled then cancelled). */
+  supersedeKey?(command: C): string | undefined;
+}
+
+interface Entry<A, C> {
+  actor: A;
+  extra: unknown;
+  revision: number;
+  lastUsed: number;
+  outbox: OutboxEntry<C>[];
+  nextCommandId: number;
+  executedUpTo: number;
+  /** Checkpoint tokens of writes whose outbox is not fully carried out yet. */
+  tokens: { token: number; upTo: number }[];
+  waiters: { upTo: number; resolve: () => void }[];
+  executing: boolean;
+  retryTimer: NodeJS.Timeout | undefined;
+}
+
+/** How one delivery went. `executed` settles once its commands have been carried out. */
+export interface Delivery<R = undefined> {
+  outcome: 'applied' | 'unchanged' | 'missing';
+  result: R | undefined;
+  executed: Promise<void>;
+}
+
+export interface HostStats {
+  live: number;
+  loads: number;
+  evictions: number;
+  writes: number;
+  conflicts: number;
+}
+
+export interface HostDeps {
+  actors: KV;
+  checkpoint: OutboxCheckpoint;
+  clock: Clock;
+  logger: Logger;
+  idleEvictionMs: number;
+  maxLiveActors: number;
+}
+
+const DONE = Promise.resolve();
+
+/** A compare-and-set that lost: the key exists, or has another revision than expected. */
+function isConflict(err: unknown): boolean {
+  return /wrong last sequence|key exists/i.test((err as Error).message ?? '');
+}
+
+/**
+ * Hosts the actors of one kind. Per actor, messages apply one at a time (a mailbox); each
+ * transition is written to KV with compare-and-set together with every command not yet
+ * carried out, and the commands then run on a separate per-actor executor. A mailbox never
+ * waits for command execution, so actors that message each other cannot deadlock, and an
+ * actor keeps taking messages while its earlier commands are still in flight.
+ */
+export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string }> {
+  private readonly live = new Map<string, Entry<A, C>>();
+  private readonly mailboxes = new Map<string, Promise<unknown>>();
+  private readonly uncertain = new Map<string, { previousRevision: number; token: number }>();
+  private stopped = false;
+  readonly stats: HostStats = { live: 0, loads: 0, evictions: 0, writes: 0, conflicts: 0 };
+
+  constructor(
+    private readonly spec: KindSpec<A, E, C>,
+    private readonly deps: HostDeps,
+  ) {}
+
+  get kind(): ActorKindName {
+    return this.spec.kind;
+  }
+
+  private inMailbox<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.mailboxes.get(id) ?? DONE;
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.mailboxes.set(id, settled);
+    void settled.then(() => {
+      if (this.mailboxes.get(id) === settled) this.mailboxes.delete(id);
+    });
+    return next;
+  }
+
+  /** Waits until no mailbox has work (used when draining). */
+  async idle(): Promise<void> {
+    while (this.mailboxes.size > 0) await Promise.all([...this.mailboxes.values()]);
+  }
+
+  /**
+   * Delivers one event. `decide` sees the actor (or `undefined` when none is stored) and
+   * returns the event to send, or a result to hand back without changing anything. With
+   * `create`, a missing actor is created first.
+   */
+  deliver<R>(
+    id: string,
+    decide: (actor: A | undefined) => { event: E } | { result: R },
+    create?: () => A,
+  ): Promise<Delivery<R>> {
+    return this.inMailbox(id, async () => {
+      let entry = await this.load(id);
+      let created = false;
+      if (!entry && create) {
+        entry = this.fresh(create());
+        created = true;
+      }
+      const decision = decide(entry?.actor);
+      if ('result' in decision) {
+        if (created) entry?.actor.stop();
+        return { outcome: entry ? 'unchanged' : 'missing', result: decision.result, executed: DONE };
+      }
+      if (!entry) return { outcome: 'missing', result: undefined, executed: DONE };
+      return (await this.apply(id, entry, decision.event, created)) as Delivery<R>;
+    });
+  }
+
+  /** Creates a new actor from its first commands (emitted on start). Fails if it exists. */
+  create(id: string, make: () => A, extraCommands: C[] = []): Promise<Delivery & { existed: boolean }> {
+    return this.inMailbox(id, async () => {
+      const existing = await this.load(id);
+      if (existing) return { outcome: 'unchanged' as const, result: undefined, executed: DONE, existed: true };
+      const entry = this.fresh(make());
+      const commands: C[] = [...extraCommands];
+      const sub = entry.actor.on('*', (command) => commands.push(command));
+      entry.actor.start();
+      sub.unsubscribe();
+      const delivery = await this.persist(id, entry, commands, true);
+      return { ...delivery, existed: false };
+    });
+  }
+
+  /** Reads an actor without changing it (loads it into memory if needed). */
+  inspect<R>(id: string, read: (actor: A | undefined) => R): Promise<R> {
+    return this.inMailbox(id, async () => read((await this.load(id))?.actor));
+  }
+
+  private fresh(actor: A): Entry<A, C> {
+    return {
+      actor,
+      extra: undefined,
+      revision: 0,
+      lastUsed: this.deps.clock.now(),
+      outbox: [],
+      nextCommandId: 1,
+      executedUpTo: 0,
+      tokens: [],
+      waiters: [],
+      executing: false,
+      retryTimer: undefined,
+    };
+  }
+
+  /** Starts the actor if needed, sends the event, persists, and schedules the commands. */
+  private async apply(id: string, entry: Entry<A, C>, event: E, created: boolean): Promise<Delivery> {
+    const commands: C[] = [];
+    const sub = entry.actor.on('*', (command) => commands.push(command));
+    if (created) entry.actor.start();
+    entry.actor.send(event);
+    sub.unsubscribe();
+    const snapshot = entry.actor.getSnapshot();
+    if (snapshot.status === 'error') {
+      this.drop(id);
+      throw new EngineError(EngineErrorCode.Conflict, `${this.spec.kind} ${id} failed: ${String(snapshot.error)}`);
+    }
+    // Every change of a machine emits at least an audit command: none means nothing changed.
+    if (commands.length === 0 && !created) return { outcome: 'unchanged', result: undefined, executed: DONE };
+    return this.persist(id, entry, commands, created);
+  }
+
+  private async persist(id: string, entry: Entry<A, C>, commands: C[], created: boolean): Promise<Delivery> {
+    for (const command of commands) entry.outbox.push({ id: entry.nextCommandId++, command });
+    if (this.spec.extend) entry.extra = this.spec.extend(entry.extra, commands);
+    const upTo = entry.nextCommandId - 1;
+    const record: ActorRecord<C> = {
+      kind: this.spec.kind,
+      machineVersion: this.spec.version,
+      snapshot: entry.actor.getPersistedSnapshot(),
+      outbox: entry.outbox,
+      nextCommandId: entry.nextCommandId,
+      updatedAt: this.deps.clock.now(),
+      ...(entry.extra === undefined ? {} : { extra: entry.extra }),
+    };
+    const key = actorKey(this.spec.kind, id);
+    const token = this.deps.checkpoint.begin();
+    try {
+      entry.revision =
+        entry.revision === 0 && created
+          ? await this.deps.actors.create(key, encodeRecord(record as ActorRecord))
+          : await this.deps.actors.update(key, encodeRecord(record as ActorRecord), entry.revision);
+    } catch (err) {
+      // The live actor is now ahead of the store: drop it so the next attempt starts from KV.
+      this.drop(id);
+      if (isConflict(err)) {
+        this.stats.conflicts++;
+        this.deps.checkpoint.done(token);
+      } else {
+        this.uncertain.set(id, { previousRevision: created ? 0 : entry.revision, token });
+      }
+      throw new RetryableError(`could not store ${this.spec.kind} ${id}`, 200, { cause: err });
+    }
+    this.stats.writes++;
+    this.deps.checkpoint.written(token, entry.revision);
+    entry.tokens.push({ token, upTo });
+    entry.lastUsed = this.deps.clock.now();
+    if (!this.live.has(id)) {
+      this.live.set(id, entry);
+      this.evictIfFull();
+    }
+    const executed = upTo <= entry.executedUpTo ? DONE : new Promise<void>((resolve) => entry.waiters.push({ upTo, resolve }));
+    this.runOutbox(id, entry);
+    return { outcome: 'applied', result: undefined, executed };
+  }
+
+  /** Carries out the entry's pending commands in order, retrying until they succeed. */
+  private runOutbox(id: string, entry: Entry<A, C>): void {
+    if (entry.executing || this.stopped) return;
+    const pending = entry.outbox.filter((e) => e.id > entry.executedUpTo);
+    if (pending.length === 0) return;
+    entry.executing = true;
+    const upTo = pending[pending.length - 1]?.id ?? entry.executedUpTo;
+    const commands = this.supersede(pending.map((e) => e.command));
+    this.spec
+      .execute(id, entry.actor, commands, false, entry.extra)
+      .then(
+        () => {
+          entry.executedUpTo = upTo;
+          entry.outbox = entry.outbox.filter((e) => e.id > upTo);
+          for (const t of entry.tokens.filter((t) => t.upTo <= upTo)) this.deps.checkpoint.done(t.token);
+          entry.tokens = entry.tokens.filter((t) => t.upTo > upTo);
+          for (const w of entry.waiters.filter((w) => w.upTo <= upTo)) w.resolve();
+          entry.waiters = entry.waiters.filter((w) => w.upTo > upTo);
+          entry.executing = false;
+          this.runOutbox(id, entry);
+        },
+        (err: unknown) => {
+          entry.executing = false;
+          this.deps.logger.warn({ err, kind: this.spec.kind, id }, 'commands failed; retrying');
+          entry.retryTimer = setTimeout(() => {
+            entry.retryTimer = undefined;
+            this.runOutbox(id, entry);
+          }, 500);
+          entry.retryTimer.unref();
+        },
+      );
+  }
+
+  private supersede(commands: C[]): C[] {
+    const keyOf = this.spec.supersedeKey;
+    if (!keyOf) return commands;
+    const last = new Map<string, number>();
+    commands.forEach((c, i) => {
+      const key = keyOf(c);
+      if (key !== undefined) last.set(key, i);
+    });
+    return commands.filter((c, i) => {
+      const key = keyOf(c);
+      return key === undefined || last.get(key) === i;
+    });
+  }
+
+  /** Reads a stored record without making the actor live. */
+  async read(id: string): Promise<{ record: ActorRecord<C>; revision: number } | undefined> {
+    const kvEntry = await this.deps.actors.get(actorKey(this.spec.kind, id));
+    if (!kvEntry || kvEntry.operation !== 'PUT') return undefined;
+    return { record: decodeRecord(kvEntry.value) as ActorRecord<C>, revision: kvEntry.revision };
+  }
+
+  private async load(id: string): Promise<Entry<A, C> | undefined> {
+    const cached = this.live.get(id);
+    if (cached) {
+      cached.lastUsed = this.deps.clock.now();
+      // Re-insert to keep the map in least-recently-used order.
+      this.live.delete(id);
+      this.live.set(id, cached);
+      return cached;
+    }
+    const stored = await this.read(id);
+    const doubt = this.uncertain.get(id);
+    if (doubt) {
+      // Our earlier write landed if the revision moved: carry out its outbox now.
+      if (stored && stored.revision !== doubt.previousRevision && stored.record.outbox.length > 0) {
+        const actor = this.spec.restore(stored.record);
+        await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra);
+      }
+      this.uncertain.delete(id);
+      this.deps.checkpoint.done(doubt.token);
+    }
+    if (!stored) return undefined;
+    this.stats.loads++;
+    this.deps.checkpoint.observe(stored.revision);
+    const actor = this.spec.restore(stored.record);
+    actor.start();
+    // The stored outbox was carried out before eviction, or is replayed by start-up recovery.
+    const entry = this.fresh(actor);
+    entry.revision = stored.revision;
+    entry.extra = stored.record.extra;
+    entry.nextCommandId = stored.record.nextCommandId;
+    entry.executedUpTo = stored.record.nextCommandId - 1;
+    this.live.set(id, entry);
+    this.evictIfFull();
+    return entry;
+  }
+
+  /** Replays the outbox of a stored record (start-up recovery). */
+  recover(id: string): Promise<boolean> {
+    return this.inMailbox(id, async () => {
+      const stored = await this.read(id);
+      if (!stored || stored.record.outbox.length === 0) return false;
+      const actor = this.spec.restore(stored.record);
+      await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra);
+      return true;
+    });
+  }
+
+  private drop(id: string): void {
+    const entry = this.live.get(id);
+    if (!entry) return;
+    if (entry.retryTimer) clearTimeout(entry.retryTimer);
+    this.live.delete(id);
+  }
+
+  private evictable(id: string, entry: Entry<A, C>): boolean {
+    return !this.mailboxes.has(id) && !entry.executing && entry.outbox.length === 0 && entry.retryTimer === undefined;
+  }
+
+  /** Evicts idle actors; called periodically. */
+  sweep(): void {
+    const cutoff = this.deps.clock.now() - this.deps.idleEvictionMs;
+    for (const [id, entry] of this.live) {
+      if (entry.lastUsed > cutoff) break; // the map is in least-recently-used order
+      if (this.evictable(id, entry)) this.evict(id, entry);
+    }
+    this.stats.live = this.live.size;
+  }
+
+  private evictIfFull(): void {
+    if (this.live.size <= this.deps.maxLiveActors) return;
+    for (const [id, entry] of this.live) {
+      if (this.live.size <= this.deps.maxLiveActors) break;
+      if (this.evictable(id, entry)) this.evict(id, entry);
+    }
+  }
+
+  private evict(id: string, entry: Entry<A, C>): void {
+    entry.actor.stop();
+    this.live.delete(id);
+    this.stats.evictions++;
+  }
+
+  /** Resolves once every live actor's commands have been carried out. */
+  async flushed(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const entry of this.live.values()) {
+      const upTo = entry.nextCommandId - 1;
+      if (upTo > entry.executedUpTo) waits.push(new Promise((resolve) => entry.waiters.push({ upTo, resolve })));
+    }
+    await Promise.all(waits);
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  stopAll(): void {
+    this.stopped = true;
+    for (const entry of this.live.values()) {
+      if (entry.retryTimer) clearTimeout(entry.retryTimer);
+      entry.actor.stop();
+    }
+    this.live.clear();
+  }
+}
+
