@@ -5,7 +5,8 @@ import { DEFAULT_FLAG_THRESHOLDS } from '../../actors/index.js';
 import { Engine, listProviders, startTraceback, toMs, upsertProviders, watchTrails, type Duration } from '../../engine/index.js';
 import { OUTCOMES, type Outcome, type Trail } from '../../protocol/index.js';
 import { buildCdrIndexes, expectTraceback, startSimulatedCarriers, type SimulatedCarriers } from '../../sim/index.js';
-import { cliLogger, connectTo, parseFractions, parsePositiveInt } from '../common.js';
+import { startViewer, type Viewer } from '../../viewer/index.js';
+import { cliLogger, connectTo, parseFractions, parsePositiveInt, untilSignal } from '../common.js';
 import { simWorld, startRequestOf } from '../sim-setup.js';
 
 interface DemoFlags {
@@ -17,6 +18,8 @@ interface DemoFlags {
   concurrency: string;
   port: string;
   json?: boolean;
+  viewer?: boolean;
+  viewerPort: string;
 }
 
 export interface DemoSummary {
@@ -62,13 +65,15 @@ export function demoCommand(): Command {
     .option('--concurrency <n>', 'tracebacks started at once', '64')
     .option('--port <port>', 'port for the local nats-server (-1 = any free port)', '-1')
     .option('--json', 'print the summary as one JSON object')
+    .option('--viewer', 'also serve the trace viewer (no login, loopback only) and keep it up after the run until Ctrl-C')
+    .option('--viewer-port <port>', 'port of the viewer', '8080')
     .action(async (flags: DemoFlags) => {
-      const summary = await runDemo(flags);
-      process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+      const summary = await runDemo(flags, (s) => process.stdout.write(flags.json ? `${JSON.stringify(s)}\n` : formatSummary(s)));
+      void summary;
     });
 }
 
-async function runDemo(options: DemoFlags): Promise<DemoSummary> {
+async function runDemo(options: DemoFlags, report: (summary: DemoSummary) => void): Promise<DemoSummary> {
   const n = parsePositiveInt(options.tracebacks, '--tracebacks');
   const seed = parsePositiveInt(options.seed, '--seed');
   const providers = parsePositiveInt(options.providers, '--providers');
@@ -82,7 +87,9 @@ async function runDemo(options: DemoFlags): Promise<DemoSummary> {
   let ns: LocalNats | undefined;
   let engine: Engine | undefined;
   let sim: SimulatedCarriers | undefined;
+  let viewer: Viewer | undefined;
   const cleanup = async () => {
+    await viewer?.stop().catch(() => undefined);
     await sim?.stop().catch(() => undefined);
     await engine?.stop().catch(() => undefined);
     await ns?.stop().catch(() => undefined);
@@ -96,6 +103,10 @@ async function runDemo(options: DemoFlags): Promise<DemoSummary> {
     process.stderr.write('starting a local nats-server…\n');
     ns = await startLocalNats({ port: Number(options.port), install: true, logger });
     engine = await Engine.start({ servers: ns.url, hopDeadline: deadlineMs, reminderFractions, logger, name: 'robotrace-demo-engine' });
+    if (options.viewer) {
+      viewer = await startViewer({ servers: ns.url, port: parsePositiveInt(options.viewerPort, '--viewer-port'), host: '127.0.0.1', demo: true, logger });
+      process.stderr.write(`trace viewer: ${viewer.url}\n`);
+    }
     const client = await connectTo(ns.url, 'robotrace-demo-client');
     await upsertProviders(
       client,
@@ -177,9 +188,12 @@ async function runDemo(options: DemoFlags): Promise<DemoSummary> {
       silentFlaggedNoncooperative: silent.filter((p) => p.flags.noncooperative !== undefined).length,
       cooperativeFlaggedNoncooperative: providerStates.filter((p) => behaviourOf.get(p.id) !== 'silent' && p.flags.noncooperative !== undefined).length,
     };
+    // Carriers first: reminders of finished hops may still be in their hands.
+    await sim.stop();
+    sim = undefined;
     await carrierConnection.drain();
     await client.drain();
-    return {
+    const summary: DemoSummary = {
       tracebacks: n,
       completed,
       outcomes,
@@ -206,6 +220,14 @@ async function runDemo(options: DemoFlags): Promise<DemoSummary> {
       natsServer: ns.version,
       flags,
     };
+    report(summary);
+    if (viewer) {
+      process.stderr.write(`the run is over; the viewer stays at ${viewer.url} until Ctrl-C\n`);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await untilSignal();
+    }
+    return summary;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
