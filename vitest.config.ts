@@ -9,5 +9,6 @@ export default defineConfig({
     // Integration files each start their own nats-server; two cores do not gain from more.
     maxWorkers: 2,
     globalSetup: ['test/harness/global-setup.ts'],
+    setupFiles: ['test/harness/cleanup.ts'],
   },
 });

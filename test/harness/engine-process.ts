@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/** Engine processes still running; `test/harness/cleanup.ts` kills them after each file. */
+export const runningEngines = new Set<ChildProcess>();
+
 const CLI = fileURLToPath(new URL('../../dist/cli/robotrace.js', import.meta.url));
 
 /** An engine running as a real child process, so tests can SIGKILL it mid-flight. */
@@ -24,7 +27,13 @@ export async function spawnEngine(natsUrl: string, args: string[] = []): Promise
     env: { ...process.env, LOG_LEVEL: 'info' },
   });
   const log: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  runningEngines.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      runningEngines.delete(child);
+      resolve();
+    }),
+  );
   const ready = new Promise<void>((resolve, reject) => {
     let buffered = '';
     child.stderr?.on('data', (chunk: Buffer) => {

@@ -23,9 +23,16 @@ export interface SetupOptions extends LocalNatsOptions {
  * const jsm = await jetstreamManager(t.nc);
  * ```
  */
+/**
+ * Servers started by this file's tests. A test that times out never reaches its `await using`
+ * disposal; `test/harness/cleanup.ts` stops whatever is left after each file.
+ */
+export const startedServers = new Set<LocalNats>();
+
 export async function setup(options: SetupOptions = {}): Promise<NatsFixture> {
   const { connect: connectOptions, ...serverOptions } = options;
   const ns = await startLocalNats(serverOptions);
+  startedServers.add(ns);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -47,6 +54,7 @@ export async function setup(options: SetupOptions = {}): Promise<NatsFixture> {
         if (!nc.isClosed()) await nc.close();
       } finally {
         await ns.stop();
+        startedServers.delete(ns);
       }
     },
   };
