@@ -102,6 +102,7 @@ async function runDemo(options: DemoFlags, report: (summary: DemoSummary) => voi
   try {
     process.stderr.write('starting a local nats-server…\n');
     ns = await startLocalNats({ port: Number(options.port), install: true, logger });
+    process.stderr.write(`nats-server ${ns.version} at ${ns.url} (watch it: robotrace watch --nats ${ns.url})\n`);
     engine = await Engine.start({ servers: ns.url, hopDeadline: deadlineMs, reminderFractions, logger, name: 'robotrace-demo-engine' });
     if (options.viewer) {
       viewer = await startViewer({ servers: ns.url, port: parsePositiveInt(options.viewerPort, '--viewer-port'), host: '127.0.0.1', demo: true, logger });

@@ -15,9 +15,9 @@ export function statusCommand(): Command {
           process.stdout.write(`${JSON.stringify({ total: status.total, active: status.active, byOutcome: status.byOutcome })}\n`);
           return;
         }
-        process.stdout.write(`tracebacks  ${status.total}\nactive      ${status.active}\n`);
+        process.stdout.write(`${'tracebacks'.padEnd(16)}${status.total}\n${'active'.padEnd(16)}${status.active}\n`);
         for (const [outcome, count] of Object.entries(status.byOutcome)) {
-          if (count > 0) process.stdout.write(`${outcome.padEnd(12)}${count}\n`);
+          if (count > 0) process.stdout.write(`${outcome.padEnd(16)}${count}\n`);
         }
       } finally {
         await nc.close();
