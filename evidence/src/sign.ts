@@ -101,7 +101,10 @@ export function verifyTrail(
     return failure(VerifyFailure.NotATrail, `not a valid trail: ${(err as Error).message}`, id);
   }
   const publicKey = 'publicKey' in found ? found.publicKey : found.key;
-  if (!verify(null, input, publicKey, Buffer.from(ev.signature, 'base64url'))) {
+  // Only the canonical base64url spelling counts: the last character of an 86-character
+  // signature carries unused bits, and another spelling of the same bytes is a changed trail.
+  const signatureBytes = Buffer.from(ev.signature, 'base64url');
+  if (signatureBytes.toString('base64url') !== ev.signature || !verify(null, input, publicKey, signatureBytes)) {
     return failure(VerifyFailure.BadSignature, 'bad signature: the trail was changed after it was signed', id);
   }
   let chainChecked = false;
