@@ -53,7 +53,7 @@ function phone(random: () => number): string {
   return `+1${200 + Math.floor(random() * 700)}555${String(Math.floor(random() * 10_000)).padStart(4, '0')}`;
 }
 
-/** One traceback record as the engine stores it: a persisted XState snapshot plus an (empty) outbox. */
+/** One traceback record as the engine stores it (machine version 2): a persisted XState snapshot plus an (empty) outbox. */
 function makeRecord(i: number, now: number, random: () => number): { key: string; value: Uint8Array } {
   const startedAt = now - (N - i) * 900 - Math.floor(random() * 500);
   const id = tracebackId(startedAt, random);
@@ -76,7 +76,6 @@ function makeRecord(i: number, now: number, random: () => number): { key: string
       ...(downstream ? { downstream } : {}),
       askedAt: at,
       deadline: at + deadlineMs,
-      remindersDue: status === 'open' ? [at + deadlineMs / 2] : [],
       remindedAt: [],
       status,
       ...(answeredAt === undefined ? {} : { answeredAt, answer: last ? { type: 'not_found', reason: 'no CDR matches' } : { type: 'upstream', provider: 'next' } }),

@@ -158,7 +158,7 @@ export function useLive(query: string | null, onChange: () => void): LiveState {
     source.onopen = () => setState('live');
     source.onerror = () => setState(source.readyState === EventSource.CLOSED ? 'offline' : 'connecting');
     source.addEventListener('hello', notify);
-    for (const topic of ['list', 'providers', 'traceback', 'inbox']) source.addEventListener(topic, notify);
+    for (const topic of ['list', 'providers', 'provider', 'traceback', 'inbox']) source.addEventListener(topic, notify);
     return () => source.close();
   }, [query]);
   return state;

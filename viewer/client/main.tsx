@@ -5,7 +5,7 @@ import { useApi } from './api.js';
 import { ErrorBox } from './components/common.js';
 import { InboxPageView, InboxQueryPage } from './pages/Inbox.js';
 import { ListPageView } from './pages/List.js';
-import { ProvidersPageView } from './pages/Providers.js';
+import { ProviderPageView, ProvidersPageView } from './pages/Providers.js';
 import { StartPage } from './pages/Start.js';
 import { TracebackPage } from './pages/Traceback.js';
 import { Link, useLocation, type Location } from './router.js';
@@ -24,7 +24,7 @@ function Nav(props: { me: Me; path: string }) {
       {props.me.role === 'operator' ? (
         <>
           {item('/', 'Tracebacks', p === '/' || p.startsWith('/tracebacks'))}
-          {item('/providers', 'Providers', p === '/providers')}
+          {item('/providers', 'Providers', p.startsWith('/providers'))}
           {item('/inbox', 'Carrier inboxes', p.startsWith('/inbox'))}
           {item('/start', 'Start a traceback', p === '/start')}
         </>
@@ -67,6 +67,7 @@ function Page(props: { me: Me; location: Location }) {
   const { me, location } = props;
   const path = location.path;
   const tb = /^\/tracebacks\/([^/]+)$/.exec(path);
+  const provider = /^\/providers\/([^/]+)$/.exec(path);
   const hop = /^\/inbox\/([^/]+)$/.exec(path);
   if (hop) return <InboxQueryPage me={me} hopId={decodeURIComponent(hop[1] ?? '')} />;
   if (path === '/inbox' || (me.role === 'carrier' && path === '/')) return <InboxPageView me={me} location={location} />;
@@ -81,6 +82,7 @@ function Page(props: { me: Me; location: Location }) {
   }
   if (tb) return <TracebackPage id={decodeURIComponent(tb[1] ?? '')} key={tb[1]} />;
   if (path === '/providers') return <ProvidersPageView />;
+  if (provider) return <ProviderPageView id={decodeURIComponent(provider[1] ?? '')} key={provider[1]} />;
   if (path === '/start') return <StartPage user={me.user} />;
   if (path === '/') return <ListPageView location={location} />;
   return (

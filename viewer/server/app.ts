@@ -28,6 +28,7 @@ import type {
   InboxPage,
   ListQuery,
   Me,
+  ProviderDetail,
   ProvidersPage,
   StartResult,
   TracebackDetail,
@@ -51,7 +52,7 @@ import {
 import { isSortKey, type TracebackIndex } from './index-store.js';
 import type { LiveHub, Topic } from './live.js';
 import { loginPage, notBuiltPage } from './pages.js';
-import { decodeStoredRecord, hopSummaries, indexTraceback } from './records.js';
+import { decodeStoredRecord, hopSummaries, indexTraceback, recordView } from './records.js';
 import type { StaticFiles } from './static.js';
 import { tracebackGraph } from './statechart.js';
 
@@ -132,6 +133,7 @@ export class ViewerApp {
         handler: (req, res, who, [id]) => this.cancel(req, res, who, id ?? ''),
       },
       { method: 'GET', pattern: /^\/api\/providers$/, roles: OPERATOR, handler: (_q, res) => this.providers(res) },
+      { method: 'GET', pattern: /^\/api\/providers\/([^/]+)$/, roles: OPERATOR, handler: (_q, res, _w, [id]) => this.provider(res, id ?? '') },
       { method: 'GET', pattern: /^\/api\/inbox$/, roles: ANYONE, handler: (_q, res, who, _p, url) => this.inbox(res, who, url) },
       { method: 'GET', pattern: /^\/api\/inbox\/([^/]+)$/, roles: ANYONE, handler: (_q, res, who, [hopId]) => this.query(res, who, hopId ?? '') },
       {
@@ -301,7 +303,7 @@ export class ViewerApp {
       nats: nc.isClosed() ? 'closed' : 'connected',
       ready: index.ready,
       indexed: index.size,
-      providers: index.providerStats().length,
+      providers: index.providerCount,
       version: index.version,
     };
     try {
@@ -355,7 +357,7 @@ export class ViewerApp {
     const entry = await (await this.actors()).get(key).catch(() => null);
     if (!entry || entry.operation !== 'PUT') throw new ViewerError(ViewerErrorCode.NotFound, `no traceback ${id}`);
     const record = decodeStoredRecord(entry.value);
-    const indexed = indexTraceback(id, record, entry.revision, { reason: true });
+    const indexed = this.deps.index.withProviderTiming(indexTraceback(id, record, entry.revision, { reason: true }));
     const context = record.snapshot.context as TracebackContext;
     const [events, trail] = await Promise.all([
       readEvents(this.deps.js, id).catch(() => []),
@@ -363,18 +365,8 @@ export class ViewerApp {
     ]);
     const detail: TracebackDetail = {
       row: indexed.row,
-      record: {
-        key,
-        revision: entry.revision,
-        kind: record.kind,
-        machineVersion: record.machineVersion,
-        updatedAt: record.updatedAt,
-        status: record.snapshot.status,
-        value: record.snapshot.value,
-        context: context as unknown as Record<string, unknown>,
-        outbox: record.outbox,
-      },
-      hops: hopSummaries(context),
+      record: recordView(key, entry.revision, record),
+      hops: hopSummaries(context, (provider, hopId) => this.deps.index.providerHop(provider, hopId)),
       events,
       timers: this.deps.index.timersOf(id),
       now: this.deps.now(),
@@ -424,12 +416,27 @@ export class ViewerApp {
   }
 
   private providers(res: ServerResponse): void {
-    const page: ProvidersPage = {
-      providers: this.deps.index.providerStats(),
-      records: this.deps.index.providerRecordList(),
-      version: this.deps.index.version,
-    };
+    const page: ProvidersPage = this.deps.index.providersPage(this.deps.now());
     sendJson(res, 200, page);
+  }
+
+  /** One provider: its summary, open and queued hops (from the index) and its stored record (raw context, outbox). */
+  private async provider(res: ServerResponse, id: string): Promise<void> {
+    if (!isSubjectToken(id)) throw new ViewerError(ViewerErrorCode.NotFound, `${id} is not a provider id`);
+    const detail: ProviderDetail | undefined = this.deps.index.providerDetail(id, this.deps.now());
+    if (!detail) throw new ViewerError(ViewerErrorCode.NotFound, `no provider ${id}: no provider actor record, and no traceback asked it`);
+    if (detail.summary.actor) {
+      const key = `provider.${id}`;
+      const entry = await (await this.actors()).get(key).catch(() => null);
+      if (entry?.operation === 'PUT') {
+        try {
+          detail.record = recordView(key, entry.revision, decodeStoredRecord(entry.value));
+        } catch {
+          // Unreadable: the summary carries the error.
+        }
+      }
+    }
+    sendJson(res, 200, detail);
   }
 
   // ---- carrier inbox ----
@@ -470,7 +477,13 @@ export class ViewerApp {
       throw forbidden(`hop query ${parsed.hopId} was not sent to ${who.provider ?? '?'}`);
     }
     const open = this.deps.index.openHop(parsed.tracebackId, parsed.hop);
-    if (!open) throw new ViewerError(ViewerErrorCode.HopClosed, `hop query ${parsed.hopId} is no longer open (${hop.status})`);
+    if (!open) {
+      // Open in the traceback but not (yet) at the provider actor: queued under its in-flight limit, or being sent.
+      if (hop.status === 'open' && this.deps.index.get(parsed.tracebackId)?.row.active) {
+        throw new ViewerError(ViewerErrorCode.NotFound, `hop query ${parsed.hopId} has not been sent to ${hop.provider} yet`);
+      }
+      throw new ViewerError(ViewerErrorCode.HopClosed, `hop query ${parsed.hopId} is no longer open (${hop.status})`);
+    }
     return open;
   }
 
@@ -524,7 +537,11 @@ export class ViewerApp {
       if (who.role !== 'operator') throw forbidden(`a ${who.role} login may only follow its inbox`);
       if (kind === 'list' || kind === 'providers') topic = { kind };
       else if (kind === 'traceback') topic = { kind, id: parseTracebackId(url.searchParams.get('id') ?? '') };
-      else throw new ViewerError(ViewerErrorCode.BadRequest, 'topic must be list, providers, traceback or inbox', { path: 'topic' });
+      else if (kind === 'provider') {
+        const id = url.searchParams.get('id') ?? '';
+        if (!isSubjectToken(id)) throw new ViewerError(ViewerErrorCode.BadRequest, 'id must be a provider id', { path: 'id' });
+        topic = { kind, id };
+      } else throw new ViewerError(ViewerErrorCode.BadRequest, 'topic must be list, providers, provider, traceback or inbox', { path: 'topic' });
     }
     this.deps.hub.add(res, topic);
   }

@@ -5,19 +5,38 @@ import type {
   InboxItem,
   ListPage,
   ListQuery,
+  OpenHopView,
   PendingTimer,
-  ProviderRecord,
+  ProviderDetail,
+  ProvidersPage,
   ProviderStats,
+  ProviderSummary,
   SortKey,
   TracebackRow,
 } from '../shared/api.js';
-import { LETTER_STATUS, decodeStoredRecord, decodeTimer, indexTraceback, stateName, timerPurpose, type IndexedTraceback } from './records.js';
+import {
+  LETTER_STATUS,
+  decodeStoredRecord,
+  decodeTimer,
+  inboxItem,
+  indexProvider,
+  indexTraceback,
+  isAsking,
+  timerPurpose,
+  timerRef,
+  type IndexedProvider,
+  type IndexedTraceback,
+  type ProviderHopState,
+  type ProviderOpenHop,
+  type TimerRef,
+} from './records.js';
 
 /** A change the index has applied, for live updates. */
 export type IndexChange =
   | { kind: 'traceback'; id: string; before: IndexedTraceback | undefined; after: IndexedTraceback | undefined }
   | { kind: 'timer'; tracebackId: string }
-  | { kind: 'provider'; id: string };
+  /** A provider actor record changed; `tracebacks` are those whose open or queued hop at it changed. */
+  | { kind: 'provider'; id: string; tracebacks: string[] };
 
 /** The part of a KV entry the index reads (a `KvWatchEntry` fits). */
 export interface IndexEntry {
@@ -151,26 +170,44 @@ interface ProviderTally {
   endedHere: Map<string, number>;
 }
 
-/** Splits `traceback.<id>.<timer>` (timers bucket) or `traceback.<id>` / `provider.<id>` (actors bucket). */
-function splitKey(key: string): [kind: string, id: string, rest: string | undefined] {
+/** Splits a key of the actors bucket: `traceback.<id>` or `provider.<id>`. */
+function splitKey(key: string): [kind: string, id: string] {
   const first = key.indexOf('.');
-  if (first < 0) return [key, '', undefined];
-  const second = key.indexOf('.', first + 1);
-  return second < 0 ? [key.slice(0, first), key.slice(first + 1), undefined] : [key.slice(0, first), key.slice(first + 1, second), key.slice(second + 1)];
+  return first < 0 ? [key, ''] : [key.slice(0, first), key.slice(first + 1)];
+}
+
+interface IndexedTimer extends TimerRef {
+  key: string;
+  dueAt: number;
+}
+
+/** Same open hop, same clock (what the traceback page and inbox show of it). */
+function sameClock(a: ProviderOpenHop, b: ProviderOpenHop | undefined): boolean {
+  return b !== undefined && a.deadline === b.deadline && a.sentAt === b.sentAt && a.remindedAt.length === b.remindedAt.length && a.remindersDue.length === b.remindersDue.length;
+}
+
+/** Flagged providers first (most flags), then the busiest. */
+function providerOrder(a: ProviderSummary, b: ProviderSummary): number {
+  const asked = (p: ProviderSummary) => Math.max(p.score?.asked ?? 0, p.tracebacks?.asked ?? 0);
+  return b.flags.length - a.flags.length || asked(b) - asked(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /**
- * Everything the viewer lists, in memory: one small entry per traceback, fed by watches on
- * the actor and timer buckets. Listing, filtering, sorting and paging 100,000 tracebacks is
- * a scan of this map; facet counts and provider scorecards are kept up to date change by
- * change, so they cost nothing to read. Nothing here goes to NATS.
+ * Everything the viewer lists, in memory: one small entry per traceback and one per provider
+ * actor, fed by watches on the actor and timer buckets. Listing, filtering, sorting and paging
+ * 100,000 tracebacks is a scan of this map; facet counts and hop tallies are kept up to date
+ * change by change, so they cost nothing to read. The provider actors' records supply the
+ * carrier inboxes (the queries they sent), the real clock of open hops, scorecards and flags.
+ * Nothing here goes to NATS.
  */
 export class TracebackIndex {
   private readonly tracebacks = new Map<string, IndexedTraceback>();
-  private readonly providerRecords = new Map<string, ProviderRecord>();
-  private readonly timers = new Map<string, Map<string, number>>();
-  /** Open hops by the provider asked: the carrier inboxes. */
-  private readonly openByProvider = new Map<string, Set<string>>();
+  /** Provider actor records: directory, policy, scorecard, flags, and the hops open at (or queued for) the carrier. */
+  private readonly providers = new Map<string, IndexedProvider>();
+  /** Provider records that could not be read, with why. */
+  private readonly unreadableProviders = new Map<string, { revision: number; error: string }>();
+  /** Pending timers by the traceback whose hop they keep the clock of. */
+  private readonly timers = new Map<string, Map<string, IndexedTimer>>();
   private readonly listeners = new Set<(change: IndexChange) => void>();
   private readonly strings = new Map<string, string>();
   private readonly counts = {
@@ -248,7 +285,7 @@ export class TracebackIndex {
       let after: IndexedTraceback | undefined;
       if (!deleted) {
         try {
-          after = indexTraceback(id, decodeStoredRecord(entry.value), entry.revision, { intern: this.intern });
+          after = this.withProviderTiming(indexTraceback(id, decodeStoredRecord(entry.value), entry.revision, { intern: this.intern }));
         } catch {
           this.unreadable++;
         }
@@ -263,13 +300,65 @@ export class TracebackIndex {
       this.order(before, after);
       this.emit({ kind: 'traceback', id, before, after });
     } else if (kind === 'provider') {
-      if (deleted) this.providerRecords.delete(id);
-      else this.providerRecords.set(id, this.providerRecord(entry, id));
-      this.emit({ kind: 'provider', id });
+      const before = this.providers.get(id);
+      let after: IndexedProvider | undefined;
+      this.unreadableProviders.delete(id);
+      if (!deleted) {
+        try {
+          after = indexProvider(id, decodeStoredRecord(entry.value), entry.revision);
+        } catch (err) {
+          this.unreadableProviders.set(id, { revision: entry.revision, error: `unreadable record: ${(err as Error).message}` });
+        }
+      }
+      if (after) this.providers.set(id, after);
+      else this.providers.delete(id);
+      this.emit({ kind: 'provider', id, tracebacks: this.applyProviderTiming(id, before, after) });
     }
   }
 
-  /** Adds (`sign` 1) or removes (-1) a traceback's share of the inboxes, facets and scorecards. */
+  /**
+   * An open hop's real clock (sent at, deadline) is the provider actor's until the hop's result
+   * reaches the traceback; the traceback holds estimates meanwhile. Puts the provider's into
+   * the row when the provider record has the hop, and marks a hop still in the provider's queue.
+   */
+  withProviderTiming(t: IndexedTraceback): IndexedTraceback {
+    if (!isAsking(t)) return t;
+    const { row } = t;
+    const provider = this.providers.get(row.currentProvider);
+    const open = provider?.open.get(row.currentHopId);
+    if (open) {
+      row.deadline = open.deadline;
+      row.deadlineSource = 'provider';
+      delete row.queued;
+    } else {
+      if (t.estimatedDeadline !== undefined) row.deadline = t.estimatedDeadline;
+      row.deadlineSource = 'estimate';
+      if (provider?.queued.has(row.currentHopId)) row.queued = true;
+      else delete row.queued;
+    }
+    return t;
+  }
+
+  /** After a provider record changed: updates the rows of tracebacks whose hop at it changed; returns their ids. */
+  private applyProviderTiming(provider: string, before: IndexedProvider | undefined, after: IndexedProvider | undefined): string[] {
+    const changed = new Set<string>();
+    const hopIds = new Set<string>([...(before?.open.keys() ?? []), ...(after?.open.keys() ?? []), ...(before?.queued ?? []), ...(after?.queued ?? [])]);
+    for (const hopId of hopIds) {
+      const was = before?.open.get(hopId);
+      const is = after?.open.get(hopId);
+      const same = is ? sameClock(is, was) : was === undefined && Boolean(before?.queued.has(hopId)) === Boolean(after?.queued.has(hopId));
+      if (same) continue;
+      const tracebackId = is?.tracebackId ?? was?.tracebackId ?? after?.queue.find((q) => q.hopId === hopId)?.tracebackId ?? before?.queue.find((q) => q.hopId === hopId)?.tracebackId;
+      if (tracebackId === undefined) continue;
+      changed.add(tracebackId);
+      const t = this.tracebacks.get(tracebackId);
+      // A hop that left the provider's open set keeps its last known clock until the traceback's record catches up.
+      if (t && t.row.currentProvider === provider && t.row.currentHopId === hopId && (is || !was)) this.withProviderTiming(t);
+    }
+    return [...changed];
+  }
+
+  /** Adds (`sign` 1) or removes (-1) a traceback's share of the facets and hop tallies. */
   private account(t: IndexedTraceback, sign: 1 | -1): void {
     const { row } = t;
     add(this.counts.states, row.state, sign);
@@ -290,17 +379,6 @@ export class TracebackIndex {
       if (response >= 0) tally.responseSum += sign * response;
     }
     if (row.outcome) add(this.tally(row.currentProvider).endedHere, row.outcome, sign);
-    const open = row.active && t.hopStatus.endsWith('o');
-    if (open) {
-      let set = this.openByProvider.get(row.currentProvider);
-      if (sign > 0) {
-        if (!set) this.openByProvider.set(row.currentProvider, (set = new Set()));
-        set.add(row.id);
-      } else if (set) {
-        set.delete(row.id);
-        if (set.size === 0) this.openByProvider.delete(row.currentProvider);
-      }
-    }
   }
 
   /** Keeps {@link byStart} in step: replace in place, append, or insert/remove by binary search. */
@@ -341,49 +419,52 @@ export class TracebackIndex {
     return tally;
   }
 
-  private providerRecord(entry: IndexEntry, id: string): ProviderRecord {
-    const base = { key: entry.key, id, revision: entry.revision };
-    try {
-      const record = decodeStoredRecord(entry.value);
-      const snapshot = record.snapshot as { value?: unknown; context?: unknown } | undefined;
-      const hasContext = snapshot !== undefined && snapshot.context !== undefined;
-      const result: ProviderRecord = { ...base, kind: record.kind, context: hasContext ? snapshot.context : record };
-      if (record.updatedAt) result.updatedAt = record.updatedAt;
-      if (snapshot?.value !== undefined) result.state = stateName(snapshot.value);
-      return result;
-    } catch (err) {
-      return { ...base, context: null, error: `unreadable record: ${(err as Error).message}` };
-    }
-  }
-
-  /** Applies one entry of the timers bucket (`traceback.<id>.<timer>`). */
+  /**
+   * Applies one entry of the timers bucket. Provider actors keep the hop clocks
+   * (`provider.<provider>.h.<hopId>`); the hop id names the traceback the timer is shown with.
+   */
   applyTimer(entry: IndexEntry): void {
-    const [kind, id, timer] = splitKey(entry.key);
-    if (kind !== 'traceback' || timer === undefined) return;
-    const timers = this.timers.get(id) ?? new Map<string, number>();
+    const ref = timerRef(entry.key);
+    if (!ref) return;
+    const timers = this.timers.get(ref.tracebackId) ?? new Map<string, IndexedTimer>();
     const decoded = entry.operation === 'PUT' ? decodeTimer(entry.value) : undefined;
-    if (decoded) timers.set(timer, decoded.dueAt);
-    else timers.delete(timer);
-    if (timers.size === 0) this.timers.delete(id);
-    else this.timers.set(id, timers);
-    this.emit({ kind: 'timer', tracebackId: id });
+    if (decoded) timers.set(entry.key, { ...ref, key: entry.key, dueAt: decoded.dueAt });
+    else timers.delete(entry.key);
+    if (timers.size === 0) this.timers.delete(ref.tracebackId);
+    else this.timers.set(ref.tracebackId, timers);
+    this.emit({ kind: 'timer', tracebackId: ref.tracebackId });
   }
 
   get(id: string): IndexedTraceback | undefined {
     return this.tracebacks.get(id);
   }
 
+  /** What the provider actor knows of a hop: open at the carrier (with its real clock), queued, or nothing. */
+  providerHop(provider: string, hopId: string): ProviderHopState {
+    const p = this.providers.get(provider);
+    const open = p?.open.get(hopId);
+    return open ? { open, queued: false } : { queued: Boolean(p?.queued.has(hopId)) };
+  }
+
+  /** The pending timers of a traceback's hops, soonest first. */
   timersOf(id: string): PendingTimer[] {
     const timers = this.timers.get(id);
     if (!timers) return [];
     const t = this.tracebacks.get(id);
-    return [...timers]
-      .map(([timer, dueAt]) => ({
-        timer,
-        key: `traceback.${id}.${timer}`,
-        dueAt,
-        purpose: t ? timerPurpose(timer, dueAt, t.row.hops, t.current.deadline) : ('unknown' as const),
-      }))
+    return [...timers.values()]
+      .map((timer) => {
+        let deadline: number | undefined;
+        if (timer.provider !== undefined && timer.hopId !== undefined) {
+          deadline = this.providers.get(timer.provider)?.open.get(timer.hopId)?.deadline;
+          if (deadline === undefined && t?.row.currentHopId === timer.hopId) deadline = t.row.deadline;
+        } else if (t && timer.timer === `hop${t.row.hops}`) {
+          deadline = t.row.deadline; // a version-1 traceback's own timer for its current hop
+        }
+        const pending: PendingTimer = { timer: timer.timer, key: timer.key, dueAt: timer.dueAt, purpose: timerPurpose(timer.dueAt, deadline) };
+        if (timer.provider !== undefined) pending.provider = timer.provider;
+        if (timer.hopId !== undefined) pending.hopId = timer.hopId;
+        return pending;
+      })
       .sort((a, b) => a.dueAt - b.dueAt);
   }
 
@@ -445,45 +526,108 @@ export class TracebackIndex {
     };
   }
 
+  /** Per provider, what the traceback records show: hops asked, answered, missed; where trails ended. */
+  private tracebackStats(provider: string): ProviderStats | undefined {
+    const t = this.tallies.get(provider);
+    if (!t || t.asked === 0) return undefined;
+    const s: ProviderStats = {
+      provider,
+      asked: t.asked,
+      open: t.open,
+      answered: t.answered,
+      missed: t.missed,
+      cancelled: t.cancelled,
+      endedHere: Object.fromEntries(t.endedHere),
+    };
+    if (t.answered > 0) s.meanResponseMs = Math.round(t.responseSum / t.answered);
+    return s;
+  }
+
   /** Scorecards derived from the tracebacks' hops, busiest first. */
   providerStats(): ProviderStats[] {
     const stats: ProviderStats[] = [];
-    for (const [provider, t] of this.tallies) {
-      if (t.asked === 0) continue;
-      const s: ProviderStats = {
-        provider,
-        asked: t.asked,
-        open: t.open,
-        answered: t.answered,
-        missed: t.missed,
-        cancelled: t.cancelled,
-        endedHere: Object.fromEntries(t.endedHere),
-      };
-      if (t.answered > 0) s.meanResponseMs = Math.round(t.responseSum / t.answered);
-      stats.push(s);
+    for (const provider of this.tallies.keys()) {
+      const s = this.tracebackStats(provider);
+      if (s) stats.push(s);
     }
     return stats.sort((a, b) => b.asked - a.asked || (a.provider < b.provider ? -1 : 1));
   }
 
-  providerRecordList(): ProviderRecord[] {
-    return [...this.providerRecords.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  /** Number of providers known from actor records or traceback hops. */
+  get providerCount(): number {
+    let n = this.providers.size;
+    for (const provider of this.tallies.keys()) if (!this.providers.has(provider) && (this.tallies.get(provider)?.asked ?? 0) > 0) n++;
+    return n;
   }
 
-  /** Open hop queries of one provider, soonest deadline first. */
+  /** One provider: its actor record's summary (if any) and its traceback hop tally (if any). */
+  providerSummary(id: string): ProviderSummary | undefined {
+    const p = this.providers.get(id);
+    const tracebacks = this.tracebackStats(id);
+    const unreadable = this.unreadableProviders.get(id);
+    if (!p && !tracebacks && !unreadable) return undefined;
+    const summary: ProviderSummary = p
+      ? { ...p.summary }
+      : { id, actor: unreadable !== undefined, open: 0, queued: 0, strikes: {}, flags: [], clearedFlags: [] };
+    if (unreadable) Object.assign(summary, unreadable);
+    if (tracebacks) summary.tracebacks = tracebacks;
+    return summary;
+  }
+
+  /** The providers page: every provider (flagged first) and every raised flag (newest first). */
+  providersPage(now: number): ProvidersPage {
+    const ids = new Set<string>([...this.providers.keys(), ...this.unreadableProviders.keys()]);
+    for (const [provider, t] of this.tallies) if (t.asked > 0) ids.add(provider);
+    const providers: ProviderSummary[] = [];
+    for (const id of ids) {
+      const s = this.providerSummary(id);
+      if (s) providers.push(s);
+    }
+    const flags = providers.flatMap((p) => p.flags.map((flag) => ({ provider: p.id, flag }))).sort((a, b) => b.flag.raisedAt - a.flag.raisedAt);
+    return { providers: providers.sort(providerOrder), flags, version: this.version, now };
+  }
+
+  /** One provider with its open and queued hops, soonest deadline first. */
+  providerDetail(id: string, now: number): ProviderDetail | undefined {
+    const summary = this.providerSummary(id);
+    if (!summary) return undefined;
+    const p = this.providers.get(id);
+    const open: OpenHopView[] = [...(p?.open.values() ?? [])]
+      .map((o) => ({ ...inboxItem(id, o), receivedAt: o.receivedAt, remindersDue: o.remindersDue, remindedAt: o.remindedAt }))
+      .sort((a, b) => a.deadline - b.deadline || (a.hopId < b.hopId ? -1 : 1));
+    return { summary, open, queue: p?.queue.map((q) => ({ ...q })) ?? [], now };
+  }
+
+  /**
+   * A carrier's inbox: the queries its provider actor has sent and that are still open, soonest
+   * deadline first. Queries waiting in the provider's queue are not shown: the carrier has not
+   * got them yet. A query whose traceback has already moved past it is left out.
+   */
   inbox(provider: string): InboxItem[] {
     const items: InboxItem[] = [];
-    for (const id of this.openByProvider.get(provider) ?? []) {
-      const t = this.tracebacks.get(id);
-      if (t) items.push(inboxItem(t));
+    for (const o of this.providers.get(provider)?.open.values() ?? []) {
+      if (this.stillAsked(o.tracebackId, o.hopId)) items.push(inboxItem(provider, o));
     }
     return items.sort((a, b) => a.deadline - b.deadline || (a.hopId < b.hopId ? -1 : 1));
   }
 
-  /** The open query behind a hop, if that hop is the current, open hop of an active traceback. */
+  /** False when the traceback's record shows the hop closed (the provider's record lags a moment). */
+  private stillAsked(tracebackId: string, hopId: string): boolean {
+    const t = this.tracebacks.get(tracebackId);
+    if (!t) return true;
+    const m = /-h(\d+)$/.exec(hopId);
+    const status = m ? t.hopStatus[Number(m[1]) - 1] : undefined;
+    return status === undefined || (status === 'o' && t.row.active);
+  }
+
+  /** The open query behind a hop, if the provider actor asked has sent it and it is still open. */
   openHop(tracebackId: string, hopNumber: number): InboxItem | undefined {
     const t = this.tracebacks.get(tracebackId);
-    if (!t || !t.row.active || t.row.hops !== hopNumber || !t.hopStatus.endsWith('o')) return undefined;
-    return inboxItem(t);
+    const provider = t?.hopProviders[hopNumber - 1];
+    if (!t || provider === undefined) return undefined;
+    const hopId = `${tracebackId}-h${hopNumber}`;
+    const open = this.providers.get(provider)?.open.get(hopId);
+    return open && this.stillAsked(tracebackId, hopId) ? inboxItem(provider, open) : undefined;
   }
 
   /** Provider and status of any hop of any traceback (to tell "closed" from "never existed"). */
@@ -493,21 +637,4 @@ export class TracebackIndex {
     if (!t || provider === undefined) return undefined;
     return { provider, status: LETTER_STATUS[t.hopStatus[hopNumber - 1] ?? 'o'] ?? 'open' };
   }
-}
-
-function inboxItem(t: IndexedTraceback): InboxItem {
-  const { row, current } = t;
-  const item: InboxItem = {
-    hopId: row.currentHopId,
-    tracebackId: row.id,
-    hop: row.hops,
-    provider: row.currentProvider,
-    call: { calling: row.calling, called: row.called, time: row.callTime },
-    askedAt: current.askedAt,
-    deadline: current.deadline,
-    reminders: current.reminders,
-  };
-  if (row.campaign !== undefined) item.call.campaign = row.campaign;
-  if (current.downstream !== undefined) item.downstream = current.downstream;
-  return item;
 }

@@ -5,10 +5,15 @@ import { Subjects, decodeProtocolError } from '../../protocol/index.js';
 import type { Rejection } from '../shared/api.js';
 import { SECURITY_HEADERS } from './http.js';
 import type { IndexChange, TracebackIndex } from './index-store.js';
-import type { IndexedTraceback } from './records.js';
+import { isAsking, type IndexedTraceback } from './records.js';
 
 /** What one browser tab listens to. */
-export type Topic = { kind: 'list' } | { kind: 'providers' } | { kind: 'traceback'; id: string } | { kind: 'inbox'; provider: string };
+export type Topic =
+  | { kind: 'list' }
+  | { kind: 'providers' }
+  | { kind: 'provider'; id: string }
+  | { kind: 'traceback'; id: string }
+  | { kind: 'inbox'; provider: string };
 
 interface Client {
   res: ServerResponse;
@@ -17,18 +22,19 @@ interface Client {
 }
 
 /** Least time between two notifications to one client, per topic: changes in between are merged. */
-const THROTTLE_MS: Record<Topic['kind'], number> = { list: 500, providers: 1000, traceback: 100, inbox: 200 };
+const THROTTLE_MS: Record<Topic['kind'], number> = { list: 500, providers: 1000, provider: 500, traceback: 100, inbox: 200 };
 const HEARTBEAT_MS = 15_000;
 const REJECTIONS_KEPT = 20;
 
 function openHopProvider(t: IndexedTraceback | undefined): string | undefined {
-  return t?.row.active && t.hopStatus.endsWith('o') ? t.row.currentProvider : undefined;
+  return isAsking(t) ? t.row.currentProvider : undefined;
 }
 
 /**
  * Live updates over Server-Sent Events, fed from NATS: the index (KV watches) tells of
- * record and timer changes; per-traceback subscriptions to `tb.events.<id>` and
- * `tb.trail.*.*.*.<id>` tell of audit events and trails; `tb.hop.err.>` of rejected answers.
+ * changes of traceback records, provider actor records (flags, scorecards, open hops) and
+ * timers; per-traceback subscriptions to `tb.events.<id>` and `tb.trail.*.*.*.<id>` tell of
+ * audit events and trails; `tb.hop.err.>` of rejected answers.
  * Clients get a small "changed" notice and refetch what they show, so a notice lost to a
  * reconnect costs nothing but a refetch.
  */
@@ -123,13 +129,15 @@ export class LiveHub {
   private onIndexChange(change: IndexChange): void {
     switch (change.kind) {
       case 'traceback': {
+        // An inbox hides a query once its traceback has moved on; a provider page lists its hops' tracebacks.
         const providers = new Set([openHopProvider(change.before), openHopProvider(change.after)]);
         this.notify(
           (t) =>
             t.kind === 'list' ||
             t.kind === 'providers' ||
             (t.kind === 'traceback' && t.id === change.id) ||
-            (t.kind === 'inbox' && providers.has(t.provider)),
+            (t.kind === 'inbox' && providers.has(t.provider)) ||
+            (t.kind === 'provider' && providers.has(t.id)),
           'changed',
         );
         return;
@@ -137,9 +145,20 @@ export class LiveHub {
       case 'timer':
         this.notify((t) => t.kind === 'traceback' && t.id === change.tracebackId, 'traceback');
         return;
-      case 'provider':
-        this.notify((t) => t.kind === 'providers', 'providers');
+      case 'provider': {
+        // Flags, scorecard, open and queued hops; the real clock of the tracebacks' open hops (deadline column).
+        const tracebacks = new Set(change.tracebacks);
+        this.notify(
+          (t) =>
+            t.kind === 'providers' ||
+            (t.kind === 'provider' && t.id === change.id) ||
+            (t.kind === 'inbox' && t.provider === change.id) ||
+            (t.kind === 'traceback' && tracebacks.has(t.id)) ||
+            (t.kind === 'list' && tracebacks.size > 0),
+          'provider',
+        );
         return;
+      }
       default:
         return change satisfies never;
     }

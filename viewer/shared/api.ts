@@ -29,6 +29,18 @@ export interface HopSummary {
   remindedAt: number[];
   /** `type` of the answer, when answered. */
   answerType?: string;
+  /**
+   * Where `askedAt`, `deadline` and `remindedAt` come from: the hop's `result` (the provider
+   * reported them when the hop closed), the `provider` actor's open hop (sent, still open), or
+   * the traceback's `estimate` (not sent yet, or the provider record is not in).
+   */
+  timing: 'result' | 'provider' | 'estimate';
+  /** The provider actor holds this query back (in-flight limit): the carrier has not got it yet. */
+  queued?: boolean;
+  /** When the provider's clock started (business hours may move it past `askedAt`). Open hops only. */
+  receivedAt?: number;
+  /** Reminders still to send. Open hops only. */
+  remindersDue?: number[];
 }
 
 /** One line of the tracebacks list. */
@@ -54,6 +66,10 @@ export interface TracebackRow {
   endedAt?: number;
   /** Deadline of the current hop while it is open. */
   deadline?: number;
+  /** `provider`: the real deadline from the provider actor; `estimate`: the traceback's, until the query is sent. */
+  deadlineSource?: 'provider' | 'estimate';
+  /** The current hop waits in the provider actor's queue (not sent to the carrier yet). */
+  queued?: boolean;
   /** True when the stored record's machine version is not the one this viewer was built with. */
   versionMismatch?: boolean;
 }
@@ -145,27 +161,46 @@ export interface TimelineEvent {
 }
 
 export interface PendingTimer {
-  /** Timer name within the actor, e.g. `hop2`. */
+  /** Timer name within its actor, e.g. `h.tb-…-h2` (a provider actor's timer for hop 2). */
   timer: string;
+  /** Key in `tb_timers`: `provider.<provider>.h.<hopId>`. */
   key: string;
   dueAt: number;
   /** `reminder` when it falls before the hop's deadline, `deadline` at it. */
   purpose: 'reminder' | 'deadline' | 'unknown';
+  /** The provider actor that owns the timer. */
+  provider?: string;
+  /** The hop it keeps the clock of. */
+  hopId?: string;
+}
+
+/** One command of an actor record's outbox (`{ id, command }`), with the command's type pulled out. */
+export interface OutboxEntryView {
+  id: number;
+  type: string;
+  command: unknown;
+}
+
+/** An actor record as stored in `tb_actors`, decoded. */
+export interface RecordView {
+  key: string;
+  revision: number;
+  kind: string;
+  machineVersion: number;
+  updatedAt: number;
+  status: string;
+  value: unknown;
+  context: Record<string, unknown>;
+  /** Commands written with the last transitions and not yet known to be carried out. */
+  outbox: OutboxEntryView[];
+  nextCommandId: number;
+  /** Kind-specific state kept beside the snapshot: a traceback's evidence hash chain. */
+  extra?: unknown;
 }
 
 export interface TracebackDetail {
   row: TracebackRow;
-  record: {
-    key: string;
-    revision: number;
-    kind: string;
-    machineVersion: number;
-    updatedAt: number;
-    status: string;
-    value: unknown;
-    context: Record<string, unknown>;
-    outbox: unknown[];
-  };
+  record: RecordView;
   hops: HopSummary[];
   events: TimelineEvent[];
   timers: PendingTimer[];
@@ -192,6 +227,7 @@ export interface MachineGraph {
   }[];
 }
 
+/** What the traceback records say about a provider: the hops it was asked, where trails ended. */
 export interface ProviderStats {
   provider: string;
   asked: number;
@@ -205,23 +241,121 @@ export interface ProviderStats {
   endedHere: Record<string, number>;
 }
 
-export interface ProviderRecord {
-  key: string;
+/** The provider actor's directory entry. */
+export interface ProviderDirectory {
+  name?: string;
+  /** FCC Registration Number. */
+  frn?: string;
+  /** Operating Company Number. */
+  ocn?: string;
+  contact?: string;
+  rmdStatus: string;
+  roles: string[];
+  /** False for a provider first named in an answer and not in the imported directory. */
+  verified: boolean;
+}
+
+/** The provider actor's deadline policy. */
+export interface ProviderPolicyView {
+  /** `fixed`: the clock starts on receipt; `business`: at the next business-hours opening. */
+  deadlineKind: string;
+  deadlineMs: number;
+  timeZone?: string;
+  opensAt?: number;
+  closesAt?: number;
+  businessDays?: number[];
+  holidays?: string[];
+  reminderFractions: number[];
+  maxInFlight: number;
+}
+
+/** The provider actor's response statistics. */
+export interface ProviderScore {
+  asked: number;
+  answered: number;
+  missed: number;
+  /** Answered after the deadline. */
+  late: number;
+  notFound: number;
+  /** answered / (answered + missed), 0–1; absent before any hop closed. */
+  answerRate?: number;
+  /** Percentiles of the recent answer times (from the clock's start to the answer), ms. */
+  p50Ms?: number;
+  p90Ms?: number;
+  /** Answer times the percentiles are computed from. */
+  samples: number;
+}
+
+/** One strike behind a flag: which traceback, when. */
+export interface EvidenceView {
+  tracebackId: string;
+  hopId?: string;
+  at: number;
+  campaign?: string;
+}
+
+export interface FlagView {
+  name: string;
+  raisedAt: number;
+  reason: string;
+  evidence: EvidenceView[];
+}
+
+export interface ClearedFlagView extends FlagView {
+  clearedAt: number;
+  clearedBy: string;
+  clearReason: string;
+}
+
+/** One provider: its actor record (directory, policy, scorecard, flags) and what the tracebacks show. */
+export interface ProviderSummary {
   id: string;
-  revision: number;
+  /** True when a provider actor record `provider.<id>` exists in `tb_actors`. */
+  actor: boolean;
+  revision?: number;
   updatedAt?: number;
-  kind?: string;
-  state?: unknown;
-  /** The record's context (or, if it has none, the whole decoded record). */
-  context: unknown;
+  machineVersion?: number;
+  /** Set when the record could not be read. */
   error?: string;
+  directory?: ProviderDirectory;
+  policy?: ProviderPolicyView;
+  score?: ProviderScore;
+  /** Queries sent and not yet answered, missed or cancelled. */
+  open: number;
+  /** Queries waiting for room under the in-flight limit. */
+  queued: number;
+  /** Strikes within their windows, per flag. */
+  strikes: Record<string, number>;
+  thresholds?: Record<string, { count: number; windowMs: number }>;
+  flags: FlagView[];
+  /** Flags cleared by an operator, oldest first (the actor keeps the last 50). */
+  clearedFlags: ClearedFlagView[];
+  /** From the traceback records (also for providers without an actor). */
+  tracebacks?: ProviderStats;
 }
 
 export interface ProvidersPage {
-  providers: ProviderStats[];
-  /** Records stored under `provider.<id>` by provider actors, when they exist. */
-  records: ProviderRecord[];
+  /** Flagged first, then by hops asked. */
+  providers: ProviderSummary[];
+  /** Every raised flag, newest first. */
+  flags: { provider: string; flag: FlagView }[];
   version: number;
+  now: number;
+}
+
+/** A hop query open at a carrier, as its provider actor sent it. */
+export interface OpenHopView extends InboxItem {
+  receivedAt: number;
+  remindersDue: number[];
+  remindedAt: number[];
+}
+
+export interface ProviderDetail {
+  summary: ProviderSummary;
+  open: OpenHopView[];
+  queue: { hopId: string; tracebackId: string; hop: number; requestedAt: number }[];
+  record?: RecordView;
+  now: number;
 }
 
 /** An open hop query as the carrier inbox shows it. */
@@ -236,6 +370,8 @@ export interface InboxItem {
   deadline: number;
   /** Reminders sent so far for this hop. */
   reminders: number;
+  /** When the provider's clock started (business hours may move it past `askedAt`). */
+  receivedAt?: number;
 }
 
 export interface Rejection {

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { Engine, startTraceback } from '../../engine/index.js';
 import { setup, type NatsFixture } from '../../test/harness/nats-server.js';
 import { check } from '../../test/harness/check.js';
-import { startViewer, type ListPage, type Me, type Viewer } from '../index.js';
+import { startViewer, type InboxPage, type ListPage, type Me, type ProviderDetail, type ProvidersPage, type TracebackDetail, type Viewer } from '../index.js';
 
 const quiet = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 
@@ -80,6 +80,32 @@ describe('viewer in loopback demo mode', () => {
     );
     expect(page.rows[0]).toMatchObject({ state: 'asking', currentProvider: 'acme-voice', hops: 1 });
     expect(engine.state).toBe('running');
+
+    // The engine made acme-voice's provider actor on first use; its record is on the providers page.
+    const acme = await check(
+      async () => {
+        const providers = JSON.parse((await get(new URL('/api/providers', viewer.url).href)).body) as ProvidersPage;
+        const found = providers.providers.find((p) => p.id === 'acme-voice');
+        return found?.actor && found.score?.asked === 1 && found;
+      },
+      10_000,
+      { name: 'acme-voice provider actor record' },
+    );
+    expect(acme).toMatchObject({ directory: { verified: false }, policy: { deadlineKind: 'fixed', deadlineMs: 5_000, reminderFractions: [0.5] } });
+
+    // The traceback record: numbered outbox entries, the evidence chain; its hop on the provider's clock.
+    const detail = await check(
+      async () => {
+        const d = JSON.parse((await get(new URL(`/api/tracebacks/${tracebackId}`, viewer.url).href)).body) as TracebackDetail;
+        return d.hops[0]?.timing !== 'estimate' && d;
+      },
+      10_000,
+      { name: 'hop 1 timing from the provider actor' },
+    );
+    expect(detail.record.machineVersion).toBe(2);
+    expect(detail.record.nextCommandId).toBeGreaterThan(1);
+    for (const entry of detail.record.outbox) expect(entry).toMatchObject({ id: expect.any(Number), type: expect.stringMatching(/^cmd\./) });
+    expect(detail.record.extra).toMatchObject({ count: expect.any(Number), head: expect.stringMatching(/^[0-9a-f]{64}$/) });
   }
 
   it('serves operators without a login, but only under a loopback host name', async () => {
@@ -105,8 +131,12 @@ describe('viewer in loopback demo mode', () => {
     const session = cookie.split(';')[0] as string;
     const me = (await (await fetch(new URL('/api/me', viewer.url), { headers: { cookie: session } })).json()) as Me;
     expect(me).toMatchObject({ role: 'carrier', provider: 'acme-voice' });
-    const inbox = (await (await fetch(new URL('/api/inbox', viewer.url), { headers: { cookie: session } })).json()) as { items: unknown[] };
+    // The inbox lists what acme-voice's provider actor has open (the engine is stopped: nothing moves now).
+    const inbox = (await (await fetch(new URL('/api/inbox', viewer.url), { headers: { cookie: session } })).json()) as InboxPage;
+    const provider = JSON.parse((await get(new URL('/api/providers/acme-voice', viewer.url).href)).body) as ProviderDetail;
+    expect(inbox.items.map((i) => [i.hopId, i.deadline])).toEqual(provider.open.map((o) => [o.hopId, o.deadline]));
     expect(inbox.items.length).toBeLessThanOrEqual(1);
+    expect((await fetch(new URL('/api/providers/acme-voice', viewer.url), { headers: { cookie: session } })).status).toBe(403);
     expect((await fetch(new URL('/api/tracebacks', viewer.url), { headers: { cookie: session } })).status).toBe(403);
     const bad = await fetch(new URL('/login', viewer.url), {
       method: 'POST',

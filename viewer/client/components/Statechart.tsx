@@ -9,12 +9,15 @@ const LOOP_LINE = 15;
 
 type Transition = MachineGraph['transitions'][number];
 
-/** `acceptable ∧ answerIs(upstream)` → `upstream`: the part that tells transitions apart. */
+/**
+ * `current ∧ answerIs(originator)` → `originator`: the part that tells transitions apart
+ * (`current`, "the result is for the hop being asked", guards every `HOP_RESULT`).
+ */
 function shortGuard(guard: string | undefined): string {
   if (!guard) return '';
   return guard
     .split(' ∧ ')
-    .filter((g) => g !== 'acceptable')
+    .filter((g) => g !== 'current' && g !== 'acceptable')
     .map((g) => g.replace(/^answerIs\((.*)\)$/, '$1'))
     .join(' ∧ ');
 }

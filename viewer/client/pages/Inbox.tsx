@@ -286,6 +286,12 @@ export function InboxQueryPage(props: { me: Me; hopId: string }) {
             <dd class="mono">{item.downstream ?? '(the called party: you terminated it)'}</dd>
             <dt>Asked</dt>
             <dd>{fmtTime(item.askedAt)}</dd>
+            {item.receivedAt !== undefined && item.receivedAt !== item.askedAt && (
+              <>
+                <dt>Your clock starts</dt>
+                <dd>{fmtTime(item.receivedAt)} (the opening of your next business day)</dd>
+              </>
+            )}
             <dt>Answer due</dt>
             <dd class={item.deadline < now ? 'overdue' : ''}>
               {fmtTime(item.deadline)} — {fmtCountdown(item.deadline, now)}

@@ -134,7 +134,13 @@ export function ListPageView(props: { location: Location }) {
               <td title={new Date(row.startedAt).toISOString()}>{fmtDuration(Math.max(0, now - row.startedAt))}</td>
               <td class="mono">{row.currentProvider}</td>
               <td class="num">{row.hops}</td>
-              <td class={row.deadline !== undefined && row.deadline < now ? 'overdue' : ''}>{row.deadline === undefined ? '' : fmtCountdown(row.deadline, now)}</td>
+              <td
+                class={row.deadline !== undefined && row.deadline < now ? 'overdue' : ''}
+                title={row.queued ? 'waiting in the provider actor\'s queue; the clock has not started' : row.deadlineSource === 'estimate' ? "the traceback's estimate until the provider actor sends the query" : undefined}
+              >
+                {row.queued ? <span class="muted">queued</span> : row.deadline === undefined ? '' : fmtCountdown(row.deadline, now)}
+                {!row.queued && row.deadlineSource === 'estimate' && <span class="muted small"> (est.)</span>}
+              </td>
             </tr>
           ))}
           {data && data.rows.length === 0 && (

@@ -3,6 +3,7 @@ import type { HopSummary, MachineGraph, TimelineEvent, TracebackDetail } from '.
 import { ApiError, post, useApi, useLive } from '../api.js';
 import { ErrorBox, LiveDot, Section, StateBadge, useNow } from '../components/common.js';
 import { JsonView } from '../components/JsonView.js';
+import { Outbox } from '../components/Outbox.js';
 import { Statechart } from '../components/Statechart.js';
 import { describeAnswer, fmtClock, fmtCountdown, fmtDuration, fmtTime } from '../format.js';
 import { Link } from '../router.js';
@@ -50,6 +51,17 @@ function CancelForm(props: { id: string; onDone: () => void }) {
   );
 }
 
+/** "(estimate)" beside an open hop's time while only the traceback's estimate is known. */
+function Estimate(props: { hop: HopSummary }) {
+  if (props.hop.status !== 'open' || props.hop.timing !== 'estimate') return null;
+  return (
+    <span class="muted small" title="the traceback's estimate: the provider actor has not sent the query yet, or its record is not in">
+      {' '}
+      (estimate)
+    </span>
+  );
+}
+
 function HopTimeline(props: { hops: HopSummary[]; events: TimelineEvent[]; now: number; active: boolean }) {
   const { hops, events, now } = props;
   return (
@@ -71,20 +83,43 @@ function HopTimeline(props: { hops: HopSummary[]; events: TimelineEvent[]; now: 
         {hops.map((hop) => {
           const answered = events.find((e) => e.hopId === hop.hopId && e.type === 'answered');
           const open = hop.status === 'open' && props.active;
+          const queued = open && hop.queued === true;
           return (
-            <tr key={hop.hopId} data-hop={hop.hop} data-status={hop.status}>
+            <tr key={hop.hopId} data-hop={hop.hop} data-status={hop.status} data-timing={hop.timing} data-queued={queued ? 'true' : undefined}>
               <td class="num">{hop.hop}</td>
               <td class="mono">
-                {hop.provider}
+                <Link href={`/providers/${encodeURIComponent(hop.provider)}`}>{hop.provider}</Link>
                 {hop.downstream && <div class="muted small">from {hop.downstream}</div>}
               </td>
-              <td title={fmtTime(hop.askedAt)}>{fmtClock(hop.askedAt)}</td>
-              <td>{hop.remindedAt.length ? hop.remindedAt.map((t) => fmtClock(t)).join(', ') : <span class="muted">—</span>}</td>
+              <td title={fmtTime(hop.askedAt)}>
+                {queued ? (
+                  <span class="muted" title="waiting in the provider actor's queue (in-flight limit); the carrier has not got it yet">
+                    queued
+                  </span>
+                ) : (
+                  <>
+                    {fmtClock(hop.askedAt)}
+                    <Estimate hop={hop} />
+                    {hop.receivedAt !== undefined && hop.receivedAt !== hop.askedAt && <div class="muted small">clock from {fmtTime(hop.receivedAt)}</div>}
+                  </>
+                )}
+              </td>
+              <td>
+                {hop.remindedAt.length ? hop.remindedAt.map((t) => fmtClock(t)).join(', ') : <span class="muted">—</span>}
+                {open && hop.remindersDue?.[0] !== undefined && <div class="muted small">next {fmtCountdown(hop.remindersDue[0], now)}</div>}
+              </td>
               <td>{hop.answeredAt === undefined ? <span class="muted">—</span> : fmtClock(hop.answeredAt)}</td>
-              <td>{hop.answeredAt === undefined ? (open ? fmtDuration(Math.max(0, now - hop.askedAt)) + '…' : '—') : fmtDuration(hop.answeredAt - hop.askedAt)}</td>
-              <td class={open && hop.deadline < now ? 'overdue' : ''}>
-                {fmtClock(hop.deadline)}
-                {open && <div class="small">{fmtCountdown(hop.deadline, now)}</div>}
+              <td>
+                {hop.answeredAt === undefined
+                  ? open && !queued
+                    ? fmtDuration(Math.max(0, now - hop.askedAt)) + '…'
+                    : '—'
+                  : fmtDuration(hop.answeredAt - hop.askedAt)}
+              </td>
+              <td class={open && !queued && hop.deadline < now ? 'overdue' : ''} data-testid={open ? 'open-deadline' : undefined}>
+                {queued ? <span class="muted">not started</span> : fmtClock(hop.deadline)}
+                {!queued && <Estimate hop={hop} />}
+                {open && !queued && <div class="small">{fmtCountdown(hop.deadline, now)}</div>}
               </td>
               <td>
                 <span class={`badge hop-${hop.status}`}>{hop.status}</span>
@@ -155,6 +190,14 @@ function Trail(props: { trail: Record<string, unknown>; subject?: string }) {
   );
 }
 
+/** `: 7 events, head 3f2a…` for a stored chain state `{ head, count }`. */
+function chainSummary(extra: unknown): string {
+  const chain = extra as { head?: unknown; count?: unknown; broken?: unknown } | null;
+  if (chain?.broken) return ': broken (a record from before chaining; its trail is not signed)';
+  if (typeof chain?.head !== 'string' || typeof chain.count !== 'number') return '';
+  return `: ${chain.count} events, head ${chain.head.slice(0, 12)}…`;
+}
+
 /** One traceback: statechart, timeline, timers, trail and raw context, kept live. */
 export function TracebackPage(props: { id: string }) {
   const detail = useApi<TracebackDetail>(`/api/tracebacks/${props.id}`);
@@ -202,19 +245,39 @@ export function TracebackPage(props: { id: string }) {
         </dd>
         <dt>{row.active ? 'Asking' : 'Ended at'}</dt>
         <dd class="mono">
-          <Link href={`/?provider=${encodeURIComponent(row.currentProvider)}`}>{row.currentProvider}</Link> (hop {row.hops})
+          <Link href={`/providers/${encodeURIComponent(row.currentProvider)}`}>{row.currentProvider}</Link> (hop {row.hops}) ·{' '}
+          <Link href={`/?provider=${encodeURIComponent(row.currentProvider)}`} class="small" title={`every traceback that asked ${row.currentProvider}`}>
+            all it was asked
+          </Link>
         </dd>
-        {row.deadline !== undefined && (
+        {row.queued ? (
           <>
             <dt>Deadline</dt>
-            <dd class={row.deadline < now ? 'overdue' : ''} data-testid="deadline">
-              {fmtTime(row.deadline)} — {fmtCountdown(row.deadline, now)}
+            <dd data-testid="deadline" data-source="queued">
+              not started: the query waits in {row.currentProvider}'s queue (in-flight limit)
             </dd>
           </>
+        ) : (
+          row.deadline !== undefined && (
+            <>
+              <dt>Deadline</dt>
+              <dd class={row.deadline < now ? 'overdue' : ''} data-testid="deadline" data-source={row.deadlineSource}>
+                {fmtTime(row.deadline)} — {fmtCountdown(row.deadline, now)}{' '}
+                <span class="muted small">
+                  {row.deadlineSource === 'provider' ? '(the provider actor’s clock)' : '(estimate until the provider actor sends the query)'}
+                </span>
+              </dd>
+            </>
+          )
         )}
       </dl>
 
-      <Section title="Statechart" id="statechart" aside={<span class="muted small">drawn from the tracebackMachine definition (version {machine.data?.version ?? '…'})</span>}>
+      <Section title="Statechart" id="statechart" aside={
+          <span class="muted small">
+            drawn from the tracebackMachine definition (version {machine.data?.version ?? '…'}); every HOP_RESULT is guarded by <code>current</code> (the result is for the
+            hop being asked)
+          </span>
+        }>
         <div class="scroll-x">{machine.data && <Statechart graph={machine.data} current={row.state} visited={visited} />}</div>
       </Section>
 
@@ -223,16 +286,17 @@ export function TracebackPage(props: { id: string }) {
       </Section>
 
       <div class="columns">
-        <Section title="Pending timers">
+        <Section title="Pending timers" aside={<span class="muted small">kept by the provider actors</span>}>
           {d.timers.length === 0 ? (
             <p class="muted" data-testid="timers">
-              None{row.active ? ' (the next hop is being set up)' : ''}.
+              None{row.active ? (row.queued ? ' (the query waits in the provider’s queue)' : ' (the provider actor is setting up the hop)') : ''}.
             </p>
           ) : (
             <table class="grid" data-testid="timers">
               <thead>
                 <tr>
-                  <th>Timer</th>
+                  <th>Provider</th>
+                  <th>Hop</th>
                   <th>For</th>
                   <th>Due</th>
                   <th>Fires</th>
@@ -240,8 +304,9 @@ export function TracebackPage(props: { id: string }) {
               </thead>
               <tbody>
                 {d.timers.map((t) => (
-                  <tr key={t.key}>
-                    <td class="mono">{t.timer}</td>
+                  <tr key={t.key} title={t.key}>
+                    <td class="mono">{t.provider ? <Link href={`/providers/${encodeURIComponent(t.provider)}`}>{t.provider}</Link> : <span class="muted">—</span>}</td>
+                    <td class="mono small">{t.hopId ? t.hopId.slice(t.hopId.lastIndexOf('-') + 1) : t.timer}</td>
                     <td>{t.purpose}</td>
                     <td>{fmtClock(t.dueAt)}</td>
                     <td class="countdown">{fmtCountdown(t.dueAt, now)}</td>
@@ -271,10 +336,11 @@ export function TracebackPage(props: { id: string }) {
         }
       >
         <JsonView value={d.record.context} testId="context" />
-        {d.record.outbox.length > 0 && (
-          <details>
-            <summary>Outbox of the last transition ({d.record.outbox.length} commands)</summary>
-            <JsonView value={d.record.outbox} open={1} />
+        <Outbox record={d.record} />
+        {d.record.extra !== undefined && (
+          <details data-testid="evidence-chain">
+            <summary>Evidence chain over the audit events{chainSummary(d.record.extra)}</summary>
+            <JsonView value={d.record.extra} open={1} />
           </details>
         )}
       </Section>
