@@ -46,6 +46,8 @@ interface Entry<A, C> {
   waiters: { upTo: number; resolve: () => void }[];
   executing: boolean;
   retryTimer: NodeJS.Timeout | undefined;
+  /** Commands up to this id came from a stored outbox that may have run before (recovery). */
+  replayUpTo: number;
 }
 
 /** How one delivery went. `executed` settles once its commands have been carried out. */
@@ -90,6 +92,12 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
   private readonly live = new Map<string, Entry<A, C>>();
   private readonly mailboxes = new Map<string, Promise<unknown>>();
   private readonly uncertain = new Map<string, { previousRevision: number; token: number }>();
+  /**
+   * Actors whose stored outbox may not have been carried out (written after the last
+   * checkpoint). Whoever loads one first, recovery or a message from another actor, takes the
+   * stored outbox over as pending; otherwise the next write would persist without it.
+   */
+  private readonly replay = new Set<string>();
   private stopped = false;
   readonly stats: HostStats = { live: 0, loads: 0, evictions: 0, writes: 0, conflicts: 0 };
 
@@ -181,6 +189,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       waiters: [],
       executing: false,
       retryTimer: undefined,
+      replayUpTo: 0,
     };
   }
 
@@ -253,8 +262,9 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     entry.executing = true;
     const upTo = pending[pending.length - 1]?.id ?? entry.executedUpTo;
     const commands = this.supersede(pending.map((e) => e.command));
+    const recovery = (pending[0]?.id ?? Infinity) <= entry.replayUpTo;
     this.spec
-      .execute(id, entry.actor, commands, false, entry.extra)
+      .execute(id, entry.actor, commands, recovery, entry.extra)
       .then(
         () => {
           entry.executedUpTo = upTo;
@@ -324,26 +334,46 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     this.deps.checkpoint.observe(stored.revision);
     const actor = this.spec.restore(stored.record);
     actor.start();
-    // The stored outbox was carried out before eviction, or is replayed by start-up recovery.
     const entry = this.fresh(actor);
     entry.revision = stored.revision;
     entry.extra = stored.record.extra;
     entry.nextCommandId = stored.record.nextCommandId;
     entry.executedUpTo = stored.record.nextCommandId - 1;
+    const outbox = stored.record.outbox;
+    if (this.replay.delete(id) && outbox.length > 0) {
+      entry.outbox = [...outbox];
+      entry.executedUpTo = (outbox[0]?.id ?? 1) - 1;
+      entry.replayUpTo = outbox[outbox.length - 1]?.id ?? 0;
+      const token = this.deps.checkpoint.begin();
+      this.deps.checkpoint.written(token, stored.revision);
+      entry.tokens.push({ token, upTo: entry.replayUpTo });
+    }
+    // Otherwise the stored outbox was carried out before the actor was evicted.
     this.live.set(id, entry);
     this.evictIfFull();
+    this.runOutbox(id, entry);
     return entry;
   }
 
-  /** Replays the outbox of a stored record (start-up recovery). */
-  recover(id: string): Promise<boolean> {
-    return this.inMailbox(id, async () => {
-      const stored = await this.read(id);
-      if (!stored || stored.record.outbox.length === 0) return false;
-      const actor = this.spec.restore(stored.record);
-      await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra);
-      return true;
+  /** Start-up recovery: these actors' stored outboxes are carried out when they are loaded. */
+  markForReplay(ids: Iterable<string>): void {
+    for (const id of ids) this.replay.add(id);
+  }
+
+  /** Loads an actor marked for replay (if nothing loaded it yet) and waits for its outbox. */
+  async recover(id: string): Promise<boolean> {
+    const waiting = await this.inMailbox(id, async () => {
+      const replaying = this.replay.has(id) || this.live.has(id);
+      const entry = await this.load(id);
+      if (!entry || !replaying) return undefined;
+      const upTo = entry.nextCommandId - 1;
+      if (upTo <= entry.executedUpTo) return undefined;
+      // Wrapped: returning the promise itself would make the mailbox wait for execution.
+      return { executed: new Promise<void>((resolve) => entry.waiters.push({ upTo, resolve })) };
     });
+    if (!waiting) return false;
+    await waiting.executed;
+    return true;
   }
 
   private drop(id: string): void {

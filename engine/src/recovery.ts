@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Buckets } from '../../protocol/index.js';
 interface Recoverable {
   readonly kind: string;
+  markForReplay(ids: Iterable<string>): void;
   recover(id: string): Promise<boolean>;
 }
 
@@ -53,9 +54,15 @@ export async function recoverOutboxes(
 
   let replayed = 0;
   let actors = 0;
-  for (const host of hosts) {
+  // Mark every kind first: replaying one actor delivers to others, which must then take over
+  // their own stored outboxes instead of overwriting them.
+  const byHost = hosts.map((host) => {
     const prefix = `${host.kind}.`;
     const ids = [...keys].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+    host.markForReplay(ids);
+    return { host, ids };
+  });
+  for (const { host, ids } of byHost) {
     actors += ids.length;
     for (let i = 0; i < ids.length; i += 128) {
       const results = await Promise.all(ids.slice(i, i + 128).map((id) => host.recover(id)));

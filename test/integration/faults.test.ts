@@ -55,7 +55,26 @@ describe('faults', { timeout: 180_000 }, () => {
       },
       120_000,
       { name: '300 trails after restart' },
-    );
+    ).catch(async (err: unknown) => {
+      const { getProvider } = await import('../../engine/index.js');
+      const { Kvm } = await import('@nats-io/kv');
+      const done = new Set((await storedTrails(t.nc)).map((x) => x.tracebackId));
+      const stuck = [...(await starting)].filter((id) => !done.has(id as never));
+      const kv = await new Kvm(t.nc).open('tb_actors');
+      const { decode } = await import('msgpackr');
+      for (const id of stuck.slice(0, 3)) {
+        const e = await kv.get(`traceback.${id}`);
+        const rec = e ? (decode(e.value) as { snapshot: { value: unknown; context: { hops: { provider: string; hopId: string; status: string }[] } }; outbox: unknown[] }) : undefined;
+        const hop = rec?.snapshot.context.hops.at(-1);
+        console.log('STUCK', id, JSON.stringify(rec?.snapshot.value), JSON.stringify(hop), 'outbox', JSON.stringify(rec?.outbox));
+        if (hop) {
+          const p = await getProvider(t.nc, hop.provider);
+          console.log('  provider', hop.provider, 'open', Boolean(p?.open[hop.hopId]), 'queued', p?.queue.some((q) => q.hopId === hop.hopId), 'recent', p?.recent[hop.hopId]);
+        }
+      }
+      console.log('STUCK count', stuck.length, engine.log.filter((l) => l.includes('"level":40') || l.includes('"level":50')).slice(0, 5).join('\n'));
+      throw err;
+    });
     const counts = countById(trails);
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
     expect([...counts.values()].every((c) => c === 1)).toBe(true);
