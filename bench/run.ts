@@ -1,0 +1,263 @@
+/**
+ * `npm run bench`: throughput, latency, a million tracebacks in flight and crash recovery,
+ * each against a bare JetStream pipeline doing the same persisted work. See bench/README.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { startLocalNats } from '../localnats/index.js';
+import { killAllChildrenSync } from './src/children.js';
+import { closeAllEnvs } from './src/drive.js';
+import { loadAverage, machine } from './src/proc.js';
+import { note } from './src/progress.js';
+import { consoleSummary, evaluateTargets, markdown, type BenchResult } from './src/report.js';
+import {
+  SCENARIOS,
+  inFlightScenario,
+  latencyScenario,
+  recoveryScenario,
+  throughputScenario,
+  type BenchOptions,
+  type ScenarioName,
+} from './src/scenarios.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Flags {
+  scenario: string;
+  smoke?: boolean;
+  out?: string;
+  providers?: number;
+  window?: number;
+  warmup?: number;
+  measure?: number;
+  halfLoad?: number;
+  inflight?: number;
+  inflightBudget?: number;
+  inflightSettle?: number;
+  recovery?: number;
+  recoveryHops?: number;
+  recoveryBudget?: number;
+  recoveryStartBudget?: number;
+  latencyRuns?: number;
+  concurrency?: number;
+  carrierConcurrency?: number;
+  seed?: number;
+  bareMatched: boolean;
+  experiments: boolean;
+  profile?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds');
+  return n;
+}
+
+function scenariosOf(value: string): ScenarioName[] {
+  if (value === 'all') return [...SCENARIOS];
+  const names = value.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}, all`);
+  }
+  return names as ScenarioName[];
+}
+
+function compile(flags: Flags): { options: BenchOptions; scenarios: ScenarioName[] } {
+  const smoke = flags.smoke === true;
+  const options: BenchOptions = {
+    smoke,
+    providers: flags.providers ?? (smoke ? 20 : 200),
+    hops: 6,
+    seed: flags.seed ?? 1,
+    window: flags.window ?? (smoke ? 200 : 1000),
+    warmupMs: (flags.warmup ?? (smoke ? 1 : 8)) * 1000,
+    measureMs: (flags.measure ?? (smoke ? 2 : 30)) * 1000,
+    halfLoadMs: (flags.halfLoad ?? (smoke ? 2 : 20)) * 1000,
+    inflight: flags.inflight ?? (smoke ? 2000 : 1_000_000),
+    inflightBudgetMs: (flags.inflightBudget ?? (smoke ? 60 : 420)) * 1000,
+    inflightSettleMs: (flags.inflightSettle ?? (smoke ? 0 : 45)) * 1000,
+    recovery: flags.recovery ?? (smoke ? 500 : 100_000),
+    recoveryHops: flags.recoveryHops ?? 2,
+    recoveryBudgetMs: (flags.recoveryBudget ?? 600) * 1000,
+    recoveryStartBudgetMs: (flags.recoveryStartBudget ?? 300) * 1000,
+    recoveryKillAt: 0.25,
+    latencyRuns: flags.latencyRuns ?? (smoke ? 20 : 200),
+    bareMatched: flags.bareMatched && !smoke,
+    experiments: flags.experiments && !smoke,
+    drive: {
+      engineConcurrency: flags.concurrency ?? 512,
+      carrierConcurrency: flags.carrierConcurrency ?? 256,
+      hopDeadline: '24h',
+      profileDir: flags.profile ? path.join(ROOT, 'bench', 'profiles') : undefined,
+      logDir: mkdtempSync(path.join(os.tmpdir(), 'robotrace-bench-logs-')),
+    },
+  };
+  return { options, scenarios: scenariosOf(flags.scenario) };
+}
+
+function git(): { commit: string; dirty: string[] } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.slice(3));
+    return { commit, dirty };
+  } catch {
+    return { commit: 'unknown', dirty: [] };
+  }
+}
+
+/** When the built engine last changed: the tree is shared, and a rebuild mid-run would mix engines. */
+function engineBuiltAt(): string {
+  try {
+    return statSync(path.join(ROOT, 'dist', 'engine', 'src', 'traceback-host.js')).mtime.toISOString();
+  } catch {
+    return 'missing';
+  }
+}
+
+async function natsVersion(): Promise<string> {
+  const ns = await startLocalNats({ port: -1, install: true, jetstream: true });
+  try {
+    return ns.version;
+  } finally {
+    await ns.stop();
+  }
+}
+
+async function main(flags: Flags): Promise<number> {
+  const { options, scenarios } = compile(flags);
+  if (options.drive.profileDir) mkdirSync(options.drive.profileDir, { recursive: true });
+  const started = Date.now();
+  const result: BenchResult = {
+    meta: {
+      date: new Date().toISOString(),
+      smoke: options.smoke,
+      machine: machine(),
+      node: process.version,
+      natsServer: await natsVersion(),
+      git: git(),
+      options: { ...options, scenarios },
+      wallSeconds: 0,
+      loadAverage: { start: loadAverage(), end: [] },
+      engineBuiltAt: { start: engineBuiltAt(), end: '' },
+    },
+    errors: [],
+    targets: [],
+  };
+  note(`robotrace bench: ${scenarios.join(', ')}${options.smoke ? ' (smoke)' : ''} on nats-server ${result.meta.natsServer}; child logs in ${options.drive.logDir}`);
+  for (const scenario of scenarios) {
+    const t0 = Date.now();
+    note(`\n== ${scenario}`);
+    try {
+      switch (scenario) {
+        case 'uniform':
+          result.uniform = await throughputScenario(options, 'uniform');
+          break;
+        case 'hot-provider':
+          result.hotProvider = await throughputScenario(options, 'hot-provider');
+          break;
+        case 'latency':
+          result.latency = await latencyScenario(options);
+          break;
+        case 'recovery':
+          result.recovery = await recoveryScenario(options);
+          break;
+        case 'in-flight':
+          result.inFlight = await inFlightScenario(options);
+          break;
+        default:
+          scenario satisfies never;
+      }
+    } catch (err) {
+      const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      note(`${scenario} failed: ${message}`);
+      result.errors.push({ scenario, error: err instanceof Error ? err.message : String(err) });
+      await closeAllEnvs();
+    }
+    note(`== ${scenario} took ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
+  result.meta.wallSeconds = Math.round((Date.now() - started) / 1000);
+  result.meta.loadAverage.end = loadAverage();
+  result.meta.engineBuiltAt.end = engineBuiltAt();
+  if (result.meta.engineBuiltAt.end !== result.meta.engineBuiltAt.start) note('WARNING: dist/engine was rebuilt during the run; phases may have run different engines');
+  result.targets = evaluateTargets(result);
+  process.stdout.write(consoleSummary(result));
+
+  const suffix = scenarios.length === SCENARIOS.length ? '' : `-${scenarios.join('-')}`;
+  const out = flags.out ?? (options.smoke ? undefined : path.join(ROOT, 'bench', 'results', `${result.meta.date.slice(0, 10)}${suffix}.json`));
+  if (out !== undefined) {
+    mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    note(`results: ${out}`);
+  }
+  // RESULTS.md is the committed record of a complete run: a partial run leaves it alone.
+  if (!options.smoke && scenarios.length === SCENARIOS.length) {
+    const md = path.join(ROOT, 'bench', 'RESULTS.md');
+    writeFileSync(md, `${markdown(result)}\n`);
+    note(`table: ${md}`);
+  }
+  // The smoke run guards against rot: any scenario error or wrong/lost trail fails it.
+  const broken =
+    result.errors.length > 0 ||
+    [result.uniform, result.hotProvider].some((t) => t && [t.engine, t.bare, t.bareMatched].some((p) => p && (p.verified.wrong > 0 || p.verified.duplicates > 0 || p.verified.trails === 0))) ||
+    (result.recovery !== undefined && (result.recovery.lost > 0 || result.recovery.duplicates > 0 || !result.recovery.allDone)) ||
+    (result.latency !== undefined && result.latency.engine.failures > 0);
+  return broken ? 1 : 0;
+}
+
+const program = new Command('bench')
+  .description('robotrace benchmarks: engine vs a bare JetStream pipeline on a fresh local nats-server')
+  .option('--scenario <names>', `scenario(s), comma-separated: ${SCENARIOS.join(', ')}, or all`, 'all')
+  .option('--smoke', 'seconds-long run with small counts, for CI (no targets, RESULTS.md untouched)')
+  .option('--out <file>', 'JSON result file (default bench/results/<date>.json; none for --smoke); bench/RESULTS.md is rewritten only by a full run of every scenario')
+  .option('--providers <n>', 'providers in the scripted network (default 200; smoke 20)', positiveInt)
+  .option('--window <n>', 'tracebacks kept in flight when measuring peak throughput (default 1000)', positiveInt)
+  .option('--warmup <s>', 'seconds before each measurement window (default 8)', seconds)
+  .option('--measure <s>', 'seconds of each peak measurement window (default 30)', seconds)
+  .option('--half-load <s>', 'seconds of the half-of-peak latency window (default 20)', seconds)
+  .option('--inflight <n>', 'tracebacks in flight for in-flight (default 1000000)', positiveInt)
+  .option('--inflight-budget <s>', 'stop starting in-flight tracebacks after this long and extrapolate (default 420)', seconds)
+  .option('--inflight-settle <s>', 'wait after the starts for idle eviction (default 45)', seconds)
+  .option('--recovery <n>', 'tracebacks in flight when the engine is killed (default 100000)', positiveInt)
+  .option('--recovery-budget <s>', 'longest wait for all recovery tracebacks to finish after the restart (default 600)', seconds)
+  .option('--recovery-start-budget <s>', 'stop starting recovery tracebacks after this long (default 300)', seconds)
+  .option('--recovery-hops <n>', 'route length in recovery (default 2, to finish 100,000 tracebacks within the time budget)', positiveInt)
+  .option('--latency-runs <n>', 'sequential tracebacks for latency (default 200)', positiveInt)
+  .option('--concurrency <n>', 'answers processed at once by the engine and the bare pipeline (default 512)', positiveInt)
+  .option('--carrier-concurrency <n>', 'queries looked up at once per carrier (default 256)', positiveInt)
+  .option('--seed <n>', 'route table seed', positiveInt)
+  .option('--no-bare-matched', "skip the bare pipeline variant with the engine's full write set")
+  .option('--no-experiments', 'skip measuring proposed engine fixes (bench/engine-variant.ts) in uniform')
+  .option('--profile', 'run every engine under node --cpu-prof (files in bench/profiles/) and summarise where its CPU goes')
+  .action(async (flags: Flags) => {
+    process.exitCode = await main(flags);
+  });
+
+const onSignal = (signal: NodeJS.Signals) => {
+  note(`\n${signal}: stopping every process the benchmark started`);
+  void closeAllEnvs().finally(() => {
+    killAllChildrenSync();
+    process.exit(130);
+  });
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+
+program.parseAsync(process.argv).catch(async (err: unknown) => {
+  note(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  await closeAllEnvs();
+  killAllChildrenSync();
+  process.exitCode = 1;
+});

@@ -1,0 +1,320 @@
+import type { Machine } from './proc.js';
+import type { InFlightResult, LatencyResult, PhaseResult, RecoveryResult, ScenarioName, ThroughputResult } from './scenarios.js';
+import { GiB, MiB, round } from './stats.js';
+
+export interface BenchMeta {
+  date: string;
+  smoke: boolean;
+  machine: Machine;
+  node: string;
+  natsServer: string;
+  git: { commit: string; dirty: string[] };
+  options: Record<string, unknown>;
+  wallSeconds: number;
+  /** /proc/loadavg at the start and the end: the machine may be shared with other work. */
+  loadAverage: { start: number[]; end: number[] };
+  /** mtime of the built engine at the start and the end (a rebuild mid-run would mix engines). */
+  engineBuiltAt: { start: string; end: string };
+}
+
+export interface BenchResult {
+  meta: BenchMeta;
+  uniform?: ThroughputResult;
+  hotProvider?: ThroughputResult;
+  latency?: LatencyResult;
+  recovery?: RecoveryResult;
+  inFlight?: InFlightResult;
+  errors: { scenario: ScenarioName; error: string }[];
+  targets: TargetRow[];
+}
+
+export type Verdict = 'PASS' | 'MISS' | 'n/a';
+
+export interface TargetRow {
+  target: string;
+  measured: string;
+  verdict: Verdict;
+  note: string;
+}
+
+const mib = (b: number) => `${Math.round(b / MiB)} MiB`;
+const gib = (b: number) => `${round(b / GiB, 2)} GiB`;
+const pct = (r: number) => `${Math.round(r * 100)}%`;
+const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
+const verdict = (ok: boolean): Verdict => (ok ? 'PASS' : 'MISS');
+
+/** Every target of issue 6 against what was measured; `n/a` where the scenario did not run. */
+export function evaluateTargets(r: BenchResult): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const u = r.uniform;
+  rows.push(
+    u
+      ? {
+          target: '≥ 4,000 durable hops/s (uniform)',
+          measured: `${n0(u.engine.peak.window.hopsPerSecond)} hops/s`,
+          verdict: verdict(u.engine.peak.window.hopsPerSecond >= 4000),
+          note: `${n0(u.engine.peak.window.tracebacksPerSecond)} tracebacks/s; CPU-bound projection on a dedicated machine ${n0(u.engine.peak.window.cpuBoundHopsPerSecond)} hops/s; other processes used ${u.engine.peak.window.otherCpuPercent}% of a core`,
+        }
+      : { target: '≥ 4,000 durable hops/s (uniform)', measured: '—', verdict: 'n/a', note: 'not run' },
+  );
+  rows.push(
+    u
+      ? {
+          target: '≥ 60% of bare pipeline (uniform)',
+          measured: `${pct(u.ratio)} (${n0(u.engine.peak.window.hopsPerSecond)} / ${n0(u.bare.peak.window.hopsPerSecond)})`,
+          verdict: verdict(u.ratio >= 0.6),
+          note: `from CPU per hop: ${pct(u.cpuRatio)}` + (u.ratioMatched !== undefined && u.bareMatched ? `; vs bare with the engine's full write set: ${pct(u.ratioMatched)} (${n0(u.bareMatched.peak.window.hopsPerSecond)} hops/s), from CPU per hop ${pct(u.cpuRatioMatched ?? 0)}` : ''),
+        }
+      : { target: '≥ 60% of bare pipeline (uniform)', measured: '—', verdict: 'n/a', note: 'not run' },
+  );
+  const h = r.hotProvider;
+  if (h) {
+    rows.push({ target: '≥ 4,000 durable hops/s (hot-provider)', measured: `${n0(h.engine.peak.window.hopsPerSecond)} hops/s`, verdict: verdict(h.engine.peak.window.hopsPerSecond >= 4000), note: `2-hop routes, half of all hops on one provider` });
+    rows.push({
+      target: '≥ 60% of bare pipeline (hot-provider)',
+      measured: `${pct(h.ratio)} (${n0(h.engine.peak.window.hopsPerSecond)} / ${n0(h.bare.peak.window.hopsPerSecond)})`,
+      verdict: verdict(h.ratio >= 0.6),
+      note: `from CPU per hop: ${pct(h.cpuRatio)}` + (h.ratioMatched !== undefined ? `; vs full write set: ${pct(h.ratioMatched)}, from CPU per hop ${pct(h.cpuRatioMatched ?? 0)}` : ''),
+    });
+  } else {
+    rows.push({ target: '≥ 4,000 durable hops/s, ≥ 60% of bare (hot-provider)', measured: '—', verdict: 'n/a', note: 'not run' });
+  }
+  const half = u?.engine.halfLoad;
+  rows.push(
+    half
+      ? {
+          target: 'engine-added p99 ≤ 10 ms at half of peak',
+          measured: `p99 ${half.turnaroundMs.p99} ms (p50 ${half.turnaroundMs.p50} ms)`,
+          verdict: verdict(half.turnaroundMs.p99 <= 10),
+          note: `at ${n0(half.window.hopsPerSecond)} hops/s; bare at the same load p99 ${u?.bare.halfLoad?.turnaroundMs.p99 ?? '—'} ms`,
+        }
+      : { target: 'engine-added p99 ≤ 10 ms at half of peak', measured: '—', verdict: 'n/a', note: 'not run' },
+  );
+  const f = r.inFlight;
+  if (f) {
+    const reached = f.reached >= f.requested;
+    rows.push({
+      target: `${n0(f.requested)} in flight, engine RSS ≤ 2 GiB`,
+      measured: reached ? `${gib(Math.max(f.engineHwmBytes, f.engineRssAfterStartsBytes))} peak at ${n0(f.reached)}` : `${gib(f.engineRssAfterStartsBytes)} at ${n0(f.reached)}; projected ${gib(f.projectedRssBytes)} at ${n0(f.requested)}`,
+      verdict: verdict((reached ? Math.max(f.engineHwmBytes, f.engineRssAfterStartsBytes) : f.projectedRssBytes) <= 2 * GiB),
+      note: reached
+        ? `settled ${mib(f.engineRssSettledBytes)}; ${n0(f.startsPerSecond)} starts/s`
+        : `EXTRAPOLATED from ${n0(f.reached)}: starting ${n0(f.requested)} would take ≥ ${Math.round(f.projectedStartSeconds / 60)} min (start rate fell to ${n0(f.finalStartsPerSecond)}/s, mean ${n0(f.startsPerSecond)}/s); ${n0(f.rssPerTracebackBytes)} B RSS per traceback; largest provider record ${n0(f.providerRecords.maxBytes)} B`,
+    });
+  } else {
+    rows.push({ target: '1,000,000 in flight, engine RSS ≤ 2 GiB', measured: '—', verdict: 'n/a', note: 'not run' });
+  }
+  const rec = r.recovery;
+  rows.push(
+    rec
+      ? {
+          target: 'processing resumes ≤ 5 s after a crash',
+          measured: `${round(rec.killToResumeMs / 1000, 2)} s (${n0(rec.inFlightAtKill)} in flight${rec.tracebacks < rec.requested ? `, not ${n0(rec.requested)}: start budget` : ''})`,
+          verdict: verdict(rec.killToResumeMs >= 0 && rec.killToResumeMs <= 5000 && rec.lost === 0 && rec.duplicates === 0),
+          note: `engine ready after ${round(rec.killToReadyMs / 1000, 2)} s; ${rec.allDone ? `all done ${round(rec.killToAllDoneMs / 1000, 1)} s after the kill` : `${n0(rec.unfinished)} NOT finished ${round(rec.killToAllDoneMs / 1000)} s after the kill (budget)`}; lost ${rec.lost}, duplicates ${rec.duplicates}, wrong ${rec.wrong}`,
+        }
+      : { target: 'processing resumes ≤ 5 s after a crash', measured: '—', verdict: 'n/a', note: 'not run' },
+  );
+  const lat = r.latency;
+  rows.push(
+    lat
+      ? {
+          target: '6-hop traceback end to end < 1 s',
+          measured: `p99 ${lat.engine.endToEndMs.p99} ms (p50 ${lat.engine.endToEndMs.p50} ms)`,
+          verdict: verdict(lat.engine.endToEndMs.n > 0 && lat.engine.endToEndMs.p99 < 1000),
+          note: `bare p50 ${lat.bare.endToEndMs.p50} ms, p99 ${lat.bare.endToEndMs.p99} ms; ${lat.runs} runs`,
+        }
+      : { target: '6-hop traceback end to end < 1 s', measured: '—', verdict: 'n/a', note: 'not run' },
+  );
+  return rows;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function phaseRows(phases: PhaseResult[]): string[][] {
+  const col = (f: (p: PhaseResult) => string) => phases.map(f);
+  const rows: [string, ...string[]][] = [
+    ['durable hops/s', ...col((p) => n0(p.peak.window.hopsPerSecond))],
+    ['CPU-bound hops/s on a dedicated machine (projection from CPU per hop)', ...col((p) => n0(p.peak.window.cpuBoundHopsPerSecond))],
+    ['tracebacks/s', ...col((p) => n0(p.peak.window.tracebacksPerSecond))],
+    ['hop latency at peak p50 / p99 (ms)', ...col((p) => `${p.peak.hopLatencyMs.p50} / ${p.peak.hopLatencyMs.p99}`)],
+    ['turnaround at peak p50 / p99 (ms)', ...col((p) => `${p.peak.turnaroundMs.p50} / ${p.peak.turnaroundMs.p99}`)],
+    ['CPU % of a core: pipeline / NATS / carriers / driver', ...col((p) => `${p.peak.window.cpuPercent.pipeline} / ${p.peak.window.cpuPercent.nats} / ${p.peak.window.cpuPercent.carriers} / ${p.peak.window.cpuPercent.driver}`)],
+    ['CPU ms per hop: pipeline / NATS / carriers', ...col((p) => `${p.peak.window.cpuMsPerHop.pipeline} / ${p.peak.window.cpuMsPerHop.nats} / ${p.peak.window.cpuMsPerHop.carriers}`)],
+    ['pipeline RSS at peak (peak RSS)', ...col((p) => `${mib(p.peak.window.pipelineRssBytes)} (${mib(p.pipelineHwmBytes)})`)],
+    ['bytes stored per traceback', ...col((p) => n0(p.storage.bytesPerTraceback))],
+    ['state record bytes (mean)', ...col((p) => n0(p.storage.stateRecordBytes))],
+  ];
+  if (phases.some((p) => p.halfLoad)) {
+    rows.push(
+      ['half-load: hops/s', ...col((p) => (p.halfLoad ? n0(p.halfLoad.window.hopsPerSecond) : '—'))],
+      ['half-load: turnaround p50 / p99 (ms)', ...col((p) => (p.halfLoad ? `${p.halfLoad.turnaroundMs.p50} / ${p.halfLoad.turnaroundMs.p99}` : '—'))],
+      ['half-load: hop latency p50 / p99 (ms)', ...col((p) => (p.halfLoad ? `${p.halfLoad.hopLatencyMs.p50} / ${p.halfLoad.hopLatencyMs.p99}` : '—'))],
+      ['half-load: CPU % pipeline / NATS / carriers', ...col((p) => (p.halfLoad ? `${p.halfLoad.window.cpuPercent.pipeline} / ${p.halfLoad.window.cpuPercent.nats} / ${p.halfLoad.window.cpuPercent.carriers}` : '—'))],
+    );
+  }
+  rows.push(['answers redelivered (past ack_wait) / delivered', ...col((p) => `${n0(p.answerConsumer.redelivered)} / ${n0(p.answerConsumer.delivered)}`)]);
+  rows.push(['CPU % of a core used by other processes on the machine', ...col((p) => String(p.peak.window.otherCpuPercent))]);
+  rows.push(['trails checked (wrong, duplicate)', ...col((p) => `${n0(p.verified.trails)} (${p.verified.wrong}, ${p.verified.duplicates})`)]);
+  return rows;
+}
+
+const LABELS: Record<PhaseResult['pipeline'], string> = {
+  engine: 'engine',
+  bare: 'bare (minimal)',
+  'bare-matched': 'bare (engine write set)',
+  'engine-no-async-traces': 'experiment: engine with noAsyncTraces',
+};
+
+function throughputSection(title: string, t: ThroughputResult): string {
+  const phases = [t.engine, t.bare, ...(t.bareMatched ? [t.bareMatched] : []), ...(t.experiments ?? [])];
+  const header = ['figure', ...phases.map((p) => LABELS[p.pipeline])];
+  const ratio = `engine/bare: **${pct(t.ratio)}** (from CPU per hop ${pct(t.cpuRatio)})${t.ratioMatched !== undefined ? `; engine/bare with the engine's full write set: **${pct(t.ratioMatched)}** (from CPU per hop ${pct(t.cpuRatioMatched ?? 0)})` : ''}`;
+  return [
+    `### ${title}`,
+    '',
+    `${t.plan.kind === 'hot' ? `2-hop routes, half of all hops through provider \`hot\`, ${t.plan.providers} other providers` : `${t.plan.hops}-hop routes over ${t.plan.providers} providers`}; ${t.window} tracebacks kept in flight; ${ratio}.`,
+    '',
+    table(header, phaseRows(phases)),
+    '',
+  ].join('\n');
+}
+
+export function markdown(r: BenchResult): string {
+  const m = r.meta;
+  const out: string[] = [
+    '# robotrace benchmark results',
+    '',
+    `Generated by \`npm run bench\` (${m.smoke ? 'SMOKE run: small counts, not comparable' : 'full run'}). Re-run it to compare a change; the engine/bare ratios are the figures that count, since absolute rates on these machines vary by up to ±25%.`,
+    '',
+    table(
+      ['', ''],
+      [
+        ['date', m.date],
+        ['machine', `${m.machine.cpuModel}, ${m.machine.cores} cores, ${gib(m.machine.memoryBytes)} RAM, Linux ${m.machine.kernel}`],
+        ['node', m.node],
+        ['nats-server', `${m.natsServer} (file storage, loopback, fresh server per phase)`],
+        ['commit', `${m.git.commit}${m.git.dirty.length > 0 ? ` + uncommitted changes in ${m.git.dirty.length} files` : ''}`],
+        ['run time', `${Math.round(m.wallSeconds / 60)} min`],
+        ['load average at start / end', `${m.loadAverage.start.join(' ')} / ${m.loadAverage.end.join(' ')} (the machine was${m.loadAverage.start[0] !== undefined && m.loadAverage.start[0] > 1.5 ? '' : ' not'} shared with other work; see "CPU used by other processes" per phase)`],
+      ],
+    ),
+    '',
+    '## Targets (issue 6)',
+    '',
+    table(['target', 'measured', 'verdict', 'note'], r.targets.map((t) => [t.target, t.measured, `**${t.verdict}**`, t.note])),
+    '',
+  ];
+  if (r.errors.length > 0) {
+    out.push('## Errors', '', ...r.errors.map((e) => `- \`${e.scenario}\`: ${e.error}`), '');
+  }
+  out.push('## Figures', '');
+  out.push(
+    'Definitions: *durable hops/s* — answers the pipeline acknowledged after persisting them, per second, in a steady window of a closed loop; ' +
+      '*hop latency* — query published → answer applied (engine: `asked` → `answered` in `tb.events.<id>`; bare: its consume-to-consume time); ' +
+      '*turnaround* (engine-added) — measured by the carriers: answer handed to the SDK → the same traceback\'s next query received; ' +
+      '*bare (minimal)* — per hop: answer consume + ack, KV update with expected revision, query (or trail) publish; ' +
+      '*bare (engine write set)* — the engine\'s whole per-hop write set: 3 KV writes (traceback CAS, 2 provider records), 4 audit events, the query, timer delete and put. CPU is utime+stime from /proc.',
+    '',
+  );
+  if (r.uniform) out.push(throughputSection('uniform', r.uniform));
+  if (r.hotProvider) out.push(throughputSection('hot-provider', r.hotProvider));
+  if (r.latency) {
+    const l = r.latency;
+    out.push(
+      '### latency',
+      '',
+      `One ${l.hops}-hop traceback at a time, instant carriers, ${l.runs} runs.`,
+      '',
+      table(
+        ['figure', 'engine', 'bare (minimal)'],
+        [
+          ['end to end p50 / p99 / max (ms)', `${l.engine.endToEndMs.p50} / ${l.engine.endToEndMs.p99} / ${l.engine.endToEndMs.max}`, `${l.bare.endToEndMs.p50} / ${l.bare.endToEndMs.p99} / ${l.bare.endToEndMs.max}`],
+          ['hop latency p50 / p99 (ms)', `${l.engine.hopLatencyMs.p50} / ${l.engine.hopLatencyMs.p99}`, `${l.bare.hopLatencyMs.p50} / ${l.bare.hopLatencyMs.p99}`],
+          ['turnaround p50 / p99 (ms)', `${l.engine.turnaroundMs.p50} / ${l.engine.turnaroundMs.p99}`, `${l.bare.turnaroundMs.p50} / ${l.bare.turnaroundMs.p99}`],
+          ['failures', String(l.engine.failures), String(l.bare.failures)],
+        ],
+      ),
+      '',
+    );
+  }
+  if (r.recovery) {
+    const c = r.recovery;
+    out.push(
+      '### recovery',
+      '',
+      table(
+        ['figure', 'value'],
+        [
+          ['tracebacks (started with carriers offline, then answered at once)', `${n0(c.tracebacks)} of ${n0(c.requested)} asked for (${c.routeHops}-hop routes; ${n0(c.startSeconds)} s to start)`],
+          ['in flight at kill -9 / hops done', `${n0(c.inFlightAtKill)} / ${n0(c.hopsDoneAtKill)} of ${n0(c.hopsTotal)}`],
+          ['kill → engine ready (`engine running`)', `${round(c.killToReadyMs / 1000, 2)} s (spawn → outbox recovery done: ${round(c.spawnToRecoveredMs / 1000, 2)} s)`],
+          ['kill → processing resumes (first answer applied and acked)', `${round(c.killToResumeMs / 1000, 2)} s`],
+          ['kill → all finished', `${round(c.killToAllDoneMs / 1000, 1)} s${c.allDone ? '' : ` (${n0(c.unfinished)} NOT finished within the budget)`}`],
+          ['hops/s before / after the kill', `${n0(c.hopsPerSecondBefore)} / ${n0(c.hopsPerSecondAfter)}`],
+          ['lost / duplicate / wrong trails', `${c.lost} / ${c.duplicates} / ${c.wrong}`],
+          ['engine start-up log', c.engineStartup.map((s) => `${String(s['msg'])}: ${JSON.stringify(Object.fromEntries(Object.entries(s).filter(([k]) => !['level', 'time', 'pid', 'hostname', 'name', 'msg'].includes(k))))}`).join('; ')],
+        ],
+      ),
+      '',
+    );
+  }
+  if (r.inFlight) {
+    const f = r.inFlight;
+    out.push(
+      '### in-flight',
+      '',
+      `Tracebacks started through the API with no carrier connected (hop deadline 24 h).${f.reached < f.requested ? ` **${n0(f.reached)} of ${n0(f.requested)} reached in the time budget; the 1M figures are extrapolated.**` : ''}`,
+      '',
+      table(
+        ['figure', 'value'],
+        [
+          ['tracebacks in flight', `${n0(f.reached)} of ${n0(f.requested)} (${f.startErrors} start errors)`],
+          ['starts/s: mean, at the end', `${n0(f.startsPerSecond)}, ${n0(f.finalStartsPerSecond)} (${Math.round(f.startSeconds)} s)`],
+          ['engine RSS after the starts / after idle eviction (peak)', `${mib(f.engineRssAfterStartsBytes)} / ${mib(f.engineRssSettledBytes)} (${mib(f.engineHwmBytes)})`],
+          ['engine RSS per traceback in flight (fit)', `${n0(f.rssPerTracebackBytes)} B`],
+          ['projected engine RSS at the requested count', gib(f.projectedRssBytes)],
+          ['nats-server RSS', mib(f.natsRssBytes)],
+          ['KV (actors) bytes, per traceback', `${mib(f.kvBytes)}, ${n0(f.kvBytesPerTraceback)} B`],
+          ['all stored bytes per traceback (actors, timers, events, queued query)', `${n0(f.bytesPerTraceback)} B`],
+          ['provider actor records: count, mean / max bytes', `${f.providerRecords.count}, ${n0(f.providerRecords.meanBytes)} / ${n0(f.providerRecords.maxBytes)} B (nats-server refuses a message over 1 MiB by default)`],
+          ['start rate over time (s: tracebacks)', f.rssSamples.filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 8)) === 0 || i === a.length - 1).map((p) => `${Math.round(p.seconds)}: ${n0(p.tracebacks)}`).join(', ')],
+          ['re-activation of evicted actors', f.reactivation ? `${n0(f.reactivation.applied)} answers applied in ${f.reactivation.seconds} s (${n0(f.reactivation.perSecond)}/s)` : '—'],
+        ],
+      ),
+      '',
+    );
+  }
+  const profile = r.uniform?.engine.profile;
+  if (profile) {
+    out.push(
+      '### engine CPU profile (uniform run)',
+      '',
+      table(['area', 'self %'], profile.byArea.slice(0, 12).map((a) => [a.area, String(a.percent)])),
+      '',
+      table(['function (self time)', 'where', 'self %'], profile.topSelf.slice(0, 15).map((f) => [f.fn, f.where, String(f.percent)])),
+      '',
+      table(['robotrace function (inclusive)', 'where', 'total %'], profile.topInclusive.slice(0, 15).map((f) => [f.fn, f.where, String(f.percent)])),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+/** The console summary: targets, then the headline figures. */
+export function consoleSummary(r: BenchResult): string {
+  const lines = ['', `robotrace bench — ${r.meta.smoke ? 'smoke (no targets apply)' : 'full'} — nats-server ${r.meta.natsServer}, node ${r.meta.node}, ${r.meta.machine.cores} cores`, ''];
+  const width = Math.max(...r.targets.map((t) => t.target.length));
+  const mwidth = Math.max(...r.targets.map((t) => t.measured.length));
+  for (const t of r.targets) lines.push(`${t.target.padEnd(width)}  ${t.measured.padEnd(mwidth)}  ${r.meta.smoke ? '' : t.verdict.padEnd(4)}  ${t.note}`);
+  for (const e of r.errors) lines.push(`ERROR in ${e.scenario}: ${e.error}`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+export function formatBytes(b: number): string {
+  return b >= GiB ? gib(b) : mib(b);
+}
