@@ -88,7 +88,7 @@ function compile(flags: Flags): { options: BenchOptions; scenarios: ScenarioName
     inflightSettleMs: (flags.inflightSettle ?? (smoke ? 0 : 45)) * 1000,
     recovery: flags.recovery ?? (smoke ? 500 : 100_000),
     recoveryHops: flags.recoveryHops ?? 2,
-    recoveryBudgetMs: (flags.recoveryBudget ?? 600) * 1000,
+    recoveryBudgetMs: (flags.recoveryBudget ?? 300) * 1000,
     recoveryStartBudgetMs: (flags.recoveryStartBudget ?? 300) * 1000,
     recoveryKillAt: 0.25,
     latencyRuns: flags.latencyRuns ?? (smoke ? 20 : 200),
@@ -96,9 +96,9 @@ function compile(flags: Flags): { options: BenchOptions; scenarios: ScenarioName
     experiments: flags.experiments && !smoke,
     drive: {
       engineConcurrency: flags.concurrency ?? 512,
-      carrierConcurrency: flags.carrierConcurrency ?? 256,
+      carrierConcurrency: flags.carrierConcurrency ?? 32,
       hopDeadline: '24h',
-      profileDir: flags.profile ? path.join(ROOT, 'bench', 'profiles') : undefined,
+      profileDir: undefined,
       logDir: mkdtempSync(path.join(os.tmpdir(), 'robotrace-bench-logs-')),
     },
   };
@@ -138,7 +138,10 @@ async function natsVersion(): Promise<string> {
 
 async function main(flags: Flags): Promise<number> {
   const { options, scenarios } = compile(flags);
-  if (options.drive.profileDir) mkdirSync(options.drive.profileDir, { recursive: true });
+  if (flags.profile) {
+    options.drive.profileDir = path.join(options.drive.logDir, 'profiles');
+    mkdirSync(options.drive.profileDir, { recursive: true });
+  }
   const started = Date.now();
   const result: BenchResult = {
     meta: {
@@ -231,16 +234,16 @@ const program = new Command('bench')
   .option('--inflight-budget <s>', 'stop starting in-flight tracebacks after this long and extrapolate (default 420)', seconds)
   .option('--inflight-settle <s>', 'wait after the starts for idle eviction (default 45)', seconds)
   .option('--recovery <n>', 'tracebacks in flight when the engine is killed (default 100000)', positiveInt)
-  .option('--recovery-budget <s>', 'longest wait for all recovery tracebacks to finish after the restart (default 600)', seconds)
+  .option('--recovery-budget <s>', 'longest wait for all recovery tracebacks to finish after the restart (default 300)', seconds)
   .option('--recovery-start-budget <s>', 'stop starting recovery tracebacks after this long (default 300)', seconds)
   .option('--recovery-hops <n>', 'route length in recovery (default 2, to finish 100,000 tracebacks within the time budget)', positiveInt)
   .option('--latency-runs <n>', 'sequential tracebacks for latency (default 200)', positiveInt)
   .option('--concurrency <n>', 'answers processed at once by the engine and the bare pipeline (default 512)', positiveInt)
-  .option('--carrier-concurrency <n>', 'queries looked up at once per carrier (default 256)', positiveInt)
+  .option('--carrier-concurrency <n>', 'queries looked up at once per carrier (default 32, the SDK default)', positiveInt)
   .option('--seed <n>', 'route table seed', positiveInt)
   .option('--no-bare-matched', "skip the bare pipeline variant with the engine's full write set")
   .option('--no-experiments', 'skip measuring proposed engine fixes (bench/engine-variant.ts) in uniform')
-  .option('--profile', 'run every engine under node --cpu-prof (files in bench/profiles/) and summarise where its CPU goes')
+  .option('--profile', 'run every engine under node --cpu-prof (files next to the child logs) and summarise where its CPU goes')
   .action(async (flags: Flags) => {
     process.exitCode = await main(flags);
   });

@@ -488,7 +488,7 @@ export async function recoveryScenario(o: BenchOptions): Promise<RecoveryResult>
     // Unfinished when the budget ran out is not lost; `lost` is only meaningful when all are done.
     const missing = run.ids.filter((id) => (env.watcher.perId.get(id) ?? 0) === 0).length;
     const lost = allDone ? missing : 0;
-    const hopsAfter = hopsTotal - hopsDoneAtKill;
+    const hopsAfter = (await acked()) - hopsDoneAtKill;
     const recovered = engine.startup.find((s) => s['msg'] === 'outbox recovery done');
     let diagnostics: RecoveryResult['diagnostics'];
     if (!allDone) {
