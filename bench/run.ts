@@ -3,7 +3,7 @@
  * each against a bare JetStream pipeline doing the same persisted work. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,13 +118,22 @@ function git(): { commit: string; dirty: string[] } {
   }
 }
 
-/** When the built engine last changed: the tree is shared, and a rebuild mid-run would mix engines. */
+/** When the built engine last changed (newest file of dist/engine, dist/actors, dist/protocol): the tree is shared, and a rebuild mid-run would mix engines. */
 function engineBuiltAt(): string {
+  let newest = 0;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.js')) newest = Math.max(newest, statSync(full).mtimeMs);
+    }
+  };
   try {
-    return statSync(path.join(ROOT, 'dist', 'engine', 'src', 'traceback-host.js')).mtime.toISOString();
+    for (const part of ['engine', 'actors', 'protocol']) walk(path.join(ROOT, 'dist', part));
   } catch {
     return 'missing';
   }
+  return new Date(newest).toISOString();
 }
 
 async function natsVersion(): Promise<string> {

@@ -93,13 +93,23 @@ export function evaluateTargets(r: BenchResult): TargetRow[] {
   const f = r.inFlight;
   if (f) {
     const reached = f.reached >= f.requested;
+    const peak = Math.max(f.engineHwmBytes, f.engineRssAfterStartsBytes);
+    // A provider record grows with the hops open or queued at that provider; past the server's
+    // max_payload it can no longer be written, and that provider's hops stop for good.
+    const projectedRecord = f.reached > 0 ? (f.providerRecords.maxBytes * f.requested) / f.reached : 0;
+    const recordWall = f.providerRecords.maxBytes >= f.maxPayloadBytes * 0.98 || projectedRecord > f.maxPayloadBytes;
+    const wallAt = f.providerRecords.maxBytes > 0 ? Math.round((f.reached * f.maxPayloadBytes) / f.providerRecords.maxBytes) : 0;
     rows.push({
       target: `${n0(f.requested)} in flight, engine RSS ≤ 2 GiB`,
-      measured: reached ? `${gib(Math.max(f.engineHwmBytes, f.engineRssAfterStartsBytes))} peak at ${n0(f.reached)}` : `${gib(f.engineRssAfterStartsBytes)} at ${n0(f.reached)}; projected ${gib(f.projectedRssBytes)} at ${n0(f.requested)}`,
-      verdict: verdict((reached ? Math.max(f.engineHwmBytes, f.engineRssAfterStartsBytes) : f.projectedRssBytes) <= 2 * GiB),
-      note: reached
-        ? `settled ${mib(f.engineRssSettledBytes)}; ${n0(f.startsPerSecond)} starts/s`
-        : `EXTRAPOLATED from ${n0(f.reached)}: starting ${n0(f.requested)} would take ≥ ${Math.round(f.projectedStartSeconds / 60)} min (start rate fell to ${n0(f.finalStartsPerSecond)}/s, mean ${n0(f.startsPerSecond)}/s); ${n0(f.rssPerTracebackBytes)} B RSS per traceback; largest provider record ${n0(f.providerRecords.maxBytes)} B`,
+      measured: reached ? `${gib(peak)} peak at ${n0(f.reached)}` : `${gib(f.engineRssAfterStartsBytes)} at ${n0(f.reached)} reached (RSS projected ${gib(f.projectedRssBytes)} at ${n0(f.requested)})`,
+      verdict: recordWall || !reached ? 'MISS' : verdict(peak <= 2 * GiB),
+      note:
+        (recordWall
+          ? `cannot reach ${n0(f.requested)}: the largest provider record is ${n0(f.providerRecords.maxBytes)} B and grows with its open hops; it passes nats-server's max_payload (${n0(f.maxPayloadBytes)} B) at ~${n0(wallAt)} in flight, after which that provider can no longer be written. `
+          : '') +
+        (reached
+          ? `settled ${mib(f.engineRssSettledBytes)}; ${n0(f.startsPerSecond)} starts/s`
+          : `starts: ${n0(f.reached)} in ${Math.round(f.startSeconds)} s, rate fell to ${n0(f.finalStartsPerSecond)}/s (≥ ${Math.round(f.projectedStartSeconds / 60)} min for ${n0(f.requested)}); ${n0(f.rssPerTracebackBytes)} B RSS per traceback`),
     });
   } else {
     rows.push({ target: '1,000,000 in flight, engine RSS ≤ 2 GiB', measured: '—', verdict: 'n/a', note: 'not run' });
@@ -280,7 +290,7 @@ export function markdown(r: BenchResult): string {
           ['nats-server RSS', mib(f.natsRssBytes)],
           ['KV (actors) bytes, per traceback', `${mib(f.kvBytes)}, ${n0(f.kvBytesPerTraceback)} B`],
           ['all stored bytes per traceback (actors, timers, events, queued query)', `${n0(f.bytesPerTraceback)} B`],
-          ['provider actor records: count, mean / max bytes', `${f.providerRecords.count}, ${n0(f.providerRecords.meanBytes)} / ${n0(f.providerRecords.maxBytes)} B (nats-server refuses a message over 1 MiB by default)`],
+          ['provider actor records: count, mean / max bytes', `${f.providerRecords.count}, ${n0(f.providerRecords.meanBytes)} / ${n0(f.providerRecords.maxBytes)} B (max_payload ${n0(f.maxPayloadBytes)} B)`],
           ['start rate over time (s: tracebacks)', f.rssSamples.filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 8)) === 0 || i === a.length - 1).map((p) => `${Math.round(p.seconds)}: ${n0(p.tracebacks)}`).join(', ')],
           ['re-activation of evicted actors', f.reactivation ? `${n0(f.reactivation.applied)} answers applied in ${f.reactivation.seconds} s (${n0(f.reactivation.perSecond)}/s)` : '—'],
         ],

@@ -286,6 +286,8 @@ export interface InFlightResult {
   rssSamples: { seconds: number; tracebacks: number; rssBytes: number }[];
   /** Provider actor records (each holds its open and queued hops and is rewritten whole on every event). */
   providerRecords: { count: number; meanBytes: number; maxBytes: number };
+  /** The server's largest message (a KV record is one message); from the connection's INFO. */
+  maxPayloadBytes: number;
   profile?: ProfileSummary;
 }
 
@@ -355,6 +357,7 @@ export async function inFlightScenario(o: BenchOptions): Promise<InFlightResult>
       streams,
       rssSamples: points,
       providerRecords: await providerRecordSizes(env),
+      maxPayloadBytes: env.nc.info?.max_payload ?? 1_048_576,
     };
     if (run.lastError !== undefined) result.lastStartError = run.lastError;
     // Re-activation: one provider answers its queued first-hop queries, so evicted actors are
