@@ -9,6 +9,10 @@ export interface EngineFlags {
   maxHops: string;
   concurrency: string;
   maxInFlight: string;
+  replicas: string;
+  shards: string;
+  lease: string;
+  id?: string;
 }
 
 export function engineFlags(command: Command): Command {
@@ -17,7 +21,11 @@ export function engineFlags(command: Command): Command {
     .option('--reminders <fractions>', 'reminder times as fractions of the deadline', '0.5')
     .option('--max-hops <n>', 'stop a traceback after this many hops', '15')
     .option('--concurrency <n>', 'answers processed at once', '512')
-    .option('--max-in-flight <n>', 'hop queries open at one carrier at once (the rest wait)', '1000');
+    .option('--max-in-flight <n>', 'hop queries open at one carrier at once (the rest wait)', '1000')
+    .option('--replicas <n>', 'replicas of streams and buckets when creating them (1, or 3 on a cluster)', '1')
+    .option('--shards <n>', 'shards the store is split into; the same for every engine of a store', '32')
+    .option('--lease <duration>', "a shard whose owner stopped renewing for this long moves to another engine", '5s')
+    .option('--id <engine-id>', 'this engine\'s id, unique among running engines (default: the host name)');
 }
 
 export function engineOptions(flags: EngineFlags) {
@@ -28,6 +36,10 @@ export function engineOptions(flags: EngineFlags) {
     maxHops: parsePositiveInt(flags.maxHops, '--max-hops'),
     concurrency: parsePositiveInt(flags.concurrency, '--concurrency'),
     maxInFlightPerProvider: parsePositiveInt(flags.maxInFlight, '--max-in-flight'),
+    replicas: parsePositiveInt(flags.replicas ?? '1', '--replicas'),
+    shards: parsePositiveInt(flags.shards ?? '32', '--shards'),
+    lease: (flags.lease ?? '5s') as `${number}s`,
+    ...(flags.id === undefined ? {} : { engineId: flags.id }),
   };
 }
 

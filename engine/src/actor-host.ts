@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { Snapshot } from 'xstate';
 import type { Clock } from './clock.js';
 import type { OutboxCheckpoint } from './checkpoint.js';
-import { EngineError, EngineErrorCode, RetryableError } from './errors.js';
-import { actorKey, decodeRecord, encodeRecord, type ActorKindName, type ActorRecord, type OutboxEntry } from './record.js';
+import { EngineError, EngineErrorCode, NotOwnerError, RetryableError } from './errors.js';
+import { actorKey, decodeRecord, encodeRecord, type ActorKindName, type ActorRecord, type OutboxEntry, type WriterStamp } from './record.js';
 
 /** The minimal actor surface the host needs (an XState actor). */
 export interface HostedActor<E, C> {
@@ -72,9 +72,19 @@ export interface HostStats {
   conflicts: number;
 }
 
+/** Shard ownership as the host sees it (see `ShardLeases`). */
+export interface ShardGuard {
+  shardOf(id: string): number;
+  /** The stamp to write under; throws `NotOwnerError` when this engine may not write the shard now. */
+  stamp(shard: number): WriterStamp;
+  /** A stored record carries a newer epoch than ours: another engine owns the shard now. */
+  superseded(shard: number): void;
+}
+
 export interface HostDeps {
   actors: KV;
   checkpoint: OutboxCheckpoint;
+  shards: ShardGuard;
   clock: Clock;
   logger: Logger;
   idleEvictionMs: number;
@@ -173,6 +183,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       item.resolve(delivery);
     };
     try {
+      this.deps.shards.stamp(this.deps.shards.shardOf(id));
       let entry = await this.load(id);
       let created = false;
       const commands: C[] = [];
@@ -219,6 +230,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
   /** Creates a new actor from its first commands (emitted on start). Fails if it exists. */
   create(id: string, make: () => A, extraCommands: C[] = []): Promise<Delivery & { existed: boolean }> {
     return this.inMailbox(id, async () => {
+      this.deps.shards.stamp(this.deps.shards.shardOf(id));
       const existing = await this.load(id);
       if (existing) return { outcome: 'unchanged' as const, result: undefined, executed: DONE, existed: true };
       const entry = this.fresh(make());
@@ -233,7 +245,10 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
 
   /** Reads an actor without changing it (loads it into memory if needed). */
   inspect<R>(id: string, read: (actor: A | undefined) => R): Promise<R> {
-    return this.inMailbox(id, async () => read((await this.load(id))?.actor));
+    return this.inMailbox(id, async () => {
+      this.deps.shards.stamp(this.deps.shards.shardOf(id));
+      return read((await this.load(id))?.actor);
+    });
   }
 
   private fresh(actor: A): Entry<A, C> {
@@ -257,6 +272,14 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     for (const command of commands) entry.outbox.push({ id: entry.nextCommandId++, command });
     if (this.spec.extend) entry.extra = this.spec.extend(entry.extra, commands);
     const upTo = entry.nextCommandId - 1;
+    const shard = this.deps.shards.shardOf(id);
+    let writer: WriterStamp;
+    try {
+      writer = this.deps.shards.stamp(shard);
+    } catch (err) {
+      this.drop(id);
+      throw err;
+    }
     const record: ActorRecord<C> = {
       kind: this.spec.kind,
       machineVersion: this.spec.version,
@@ -264,10 +287,11 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       outbox: entry.outbox,
       nextCommandId: entry.nextCommandId,
       updatedAt: this.deps.clock.now(),
+      writer,
       ...(entry.extra === undefined ? {} : { extra: entry.extra }),
     };
     const key = actorKey(this.spec.kind, id);
-    const token = this.deps.checkpoint.begin();
+    const token = this.deps.checkpoint.begin(shard);
     try {
       entry.revision =
         entry.revision === 0 && created
@@ -373,6 +397,13 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       this.deps.checkpoint.done(doubt.token);
     }
     if (!stored) return undefined;
+    const shard = this.deps.shards.shardOf(id);
+    const mine = this.deps.shards.stamp(shard);
+    if (stored.record.writer && stored.record.writer.epoch > mine.epoch) {
+      // Fenced: an engine that acquired the shard after us has written this actor.
+      this.deps.shards.superseded(shard);
+      throw new NotOwnerError(`${this.spec.kind} ${id} was written under epoch ${stored.record.writer.epoch} (ours ${mine.epoch})`);
+    }
     this.stats.loads++;
     this.deps.checkpoint.observe(stored.revision);
     const actor = this.spec.restore(stored.record);
@@ -387,7 +418,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       entry.outbox = [...outbox];
       entry.executedUpTo = (outbox[0]?.id ?? 1) - 1;
       entry.replayUpTo = outbox[outbox.length - 1]?.id ?? 0;
-      const token = this.deps.checkpoint.begin();
+      const token = this.deps.checkpoint.begin(this.deps.shards.shardOf(id));
       this.deps.checkpoint.written(token, stored.revision);
       entry.tokens.push({ token, upTo: entry.replayUpTo });
     }
@@ -452,6 +483,54 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     entry.actor.stop();
     this.live.delete(id);
     this.stats.evictions++;
+  }
+
+  private idsOfShard(shard: number): string[] {
+    const ids = new Set<string>();
+    for (const id of this.live.keys()) if (this.deps.shards.shardOf(id) === shard) ids.add(id);
+    for (const id of this.mailboxes.keys()) if (this.deps.shards.shardOf(id) === shard) ids.add(id);
+    return [...ids];
+  }
+
+  /**
+   * Hands a shard over: waits for its mailboxes and, up to `timeoutMs`, for its actors'
+   * commands, then evicts them. The caller has already stopped routing work to the shard.
+   */
+  async releaseShard(shard: number, timeoutMs: number): Promise<boolean> {
+    const ids = this.idsOfShard(shard);
+    await Promise.all(ids.map((id) => this.mailboxes.get(id) ?? DONE));
+    const waits: Promise<void>[] = [];
+    for (const id of ids) {
+      const entry = this.live.get(id);
+      if (!entry) continue;
+      const upTo = entry.nextCommandId - 1;
+      if (upTo > entry.executedUpTo) waits.push(new Promise((resolve) => entry.waiters.push({ upTo, resolve })));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      Promise.all(waits).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.dropShard(shard);
+    return flushed;
+  }
+
+  /** Forgets a shard's actors at once (its lease was lost); the new owner replays what they owed. */
+  dropShard(shard: number): void {
+    for (const id of this.idsOfShard(shard)) {
+      const entry = this.live.get(id);
+      if (entry) {
+        if (entry.retryTimer) clearTimeout(entry.retryTimer);
+        entry.actor.stop();
+        this.live.delete(id);
+      }
+      this.replay.delete(id);
+      const doubt = this.uncertain.get(id);
+      if (doubt) this.deps.checkpoint.done(doubt.token);
+      this.uncertain.delete(id);
+    }
+    for (const id of this.replay) if (this.deps.shards.shardOf(id) === shard) this.replay.delete(id);
   }
 
   /** Resolves once every live actor's commands have been carried out. */

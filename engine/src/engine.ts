@@ -15,7 +15,10 @@ import {
   decodeStatusRequest,
   decodeUpsertProviders,
   decodeClearProviderFlag,
+  decodeMap,
   type DirectoryDeadline,
+  type UpsertProviders,
+  type StartTraceback,
   encodeMessage,
   errorMessage,
   newTracebackId,
@@ -28,12 +31,22 @@ import {
 } from '../../protocol/index.js';
 import { loadOrCreateEngineKey, openKeyBucket, servePublicKey, type KeyService } from '../../evidence/index.js';
 import { OutboxCheckpoint } from './checkpoint.js';
-import { ensureError, RetryableError } from './errors.js';
+import { ensureError, NotOwnerError, RetryableError } from './errors.js';
 import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
-import { readCheckpoint, recoverOutboxes, writeCheckpoint } from './recovery.js';
+import { keysWrittenSince, readShardCheckpoint, writeShardCheckpoint, type SavedCheckpoint } from './recovery.js';
 import { TimerService } from './timer-service.js';
-import { ANSWER_ACK_WAIT_MS, ENGINE_ANSWER_CONSUMER, ensureTopology, type Topology } from './topology.js';
-import { ActorHost, type HostStats } from './actor-host.js';
+import { ANSWER_ACK_WAIT_MS, ENGINE_ANSWER_CONSUMER, ensureShardConsumer, ensureTopology, type Topology } from './topology.js';
+import { ActorHost, type HostStats, type ShardGuard } from './actor-host.js';
+import { ShardLeases } from './shards/leases.js';
+import { shardOf } from './shards/shard-of.js';
+import {
+  decodeDelivery,
+  decodeShardRequest,
+  deliveryMsgId,
+  encodeDelivery,
+  encodeShardRequest,
+  type ShardDelivery,
+} from './shards/internal-messages.js';
 import { providerSpec, tracebackSpec, type Router } from './kinds.js';
 import {
   checkAnswer,
@@ -73,7 +86,22 @@ export interface EngineStats extends HostStats {
   started: number;
   timersFired: number;
   timersPending: number;
-  checkpoint: number;
+  /** Shards this engine holds now. */
+  shards: number[];
+}
+
+/** What runs for one shard this engine holds and has recovered. */
+interface ShardWork {
+  messages: ConsumerMessages | undefined;
+  loop: Promise<void> | undefined;
+  api: Subscription | undefined;
+  inflight: Set<Promise<void>>;
+  checkpoint: SavedCheckpoint;
+}
+
+/** A timer key is `<kind>.<id>.<timer>`; ids are single subject tokens. */
+function timerActorId(key: string): string {
+  return key.split('.')[1] ?? '';
 }
 
 const RETRY_LIMIT_MS = 60_000;
@@ -96,13 +124,16 @@ export class Engine implements AsyncDisposable {
   private providers!: ActorHost<ProviderActor, ProviderEventIn, ProviderCommand>;
   private timers!: TimerService;
   private checkpoint!: OutboxCheckpoint;
+  private leases!: ShardLeases;
+  /** Shards whose recovery has begun (their replay set is marked): local writes may go on. */
+  private readonly openShards = new Map<number, number>();
+  private readonly shardWork = new Map<number, ShardWork>();
   private messages: ConsumerMessages | undefined;
   private keyService: KeyService | undefined;
   private readonly subscriptions: Subscription[] = [];
   private readonly intervals: NodeJS.Timeout[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private consumeLoop: Promise<void> | undefined;
-  private savedCheckpoint = 0;
   private closedResolve!: (err: Error | undefined) => void;
   private readonly closedPromise = new Promise<Error | undefined>((resolve) => (this.closedResolve = resolve));
   private readonly counters = { answersApplied: 0, answersDuplicate: 0, answersRejected: 0, started: 0, timersFired: 0 };
@@ -148,12 +179,21 @@ export class Engine implements AsyncDisposable {
     this.js = jetstream(this.nc);
     this.jsm = await jetstreamManager(this.nc);
     this.topology = await ensureTopology(this.nc, this.jsm, o.replicas, o.concurrency);
-    this.savedCheckpoint = await readCheckpoint(this.topology.meta);
-    this.checkpoint = new OutboxCheckpoint(this.savedCheckpoint);
+    this.checkpoint = new OutboxCheckpoint(0);
     this.timers = new TimerService(this.topology.timers, o.clock, (payload, at) => this.onTimer(payload.kind, payload.id, payload.timer, at), this.logger, o.timerTickMs);
+    const shards: ShardGuard = {
+      shardOf: (id) => shardOf(id, o.shards),
+      stamp: (shard) => {
+        const epoch = this.openShards.has(shard) ? this.leases.writable(shard) : undefined;
+        if (epoch === undefined) throw new NotOwnerError(`shard ${shard} is not held by engine ${o.engineId} now`);
+        return { engine: o.engineId, epoch };
+      },
+      superseded: (shard) => this.leases.superseded(shard),
+    };
     const hostDeps = {
       actors: this.topology.actors,
       checkpoint: this.checkpoint,
+      shards,
       clock: o.clock,
       logger: this.logger,
       idleEvictionMs: o.idleEvictionMs,
@@ -161,48 +201,49 @@ export class Engine implements AsyncDisposable {
     };
     const router: Router = {
       now: () => o.clock.now(),
-      toProvider: async (provider, event) => {
-        const delivery = await this.retrying(() =>
-          this.providers.deliver(provider, () => ({ event }), () => createProvider(this.providerInput(provider))),
-        );
-        void delivery;
-      },
-      toTraceback: async (tracebackId, event) => {
-        // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
-        await this.retrying(() =>
-          this.tracebacks.deliver(tracebackId, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined })),
-        );
-      },
+      toProvider: (provider, event) => this.send({ target: 'provider', id: provider, event }),
+      toTraceback: (tracebackId, event) => this.send({ target: 'traceback', id: tracebackId, event }),
     };
     const { key } = await loadOrCreateEngineKey(await openKeyBucket(this.nc, { replicas: o.replicas }));
     this.keyService = servePublicKey(this.nc, key);
-    const effects = { signingKey: key, js: this.js, jsm: this.jsm, timers: this.timers, router };
+    const stampOf = (id: string) => ({ engine: o.engineId, epoch: this.leases.epochOf(shardOf(id, o.shards)) ?? 0 });
+    const effects = { signingKey: key, js: this.js, jsm: this.jsm, timers: this.timers, router, stampOf };
     this.tracebacks = new ActorHost(tracebackSpec(effects), hostDeps);
     this.providers = new ActorHost(providerSpec(effects), hostDeps);
-    // Timers first: recovery may cancel or reschedule them.
-    const timers = await this.timers.load();
-    const recovery = await recoverOutboxes(this.js, this.jsm, this.topology.meta, [this.tracebacks, this.providers], this.logger);
-    this.savedCheckpoint = recovery.lastSequence;
-    this.checkpoint.observe(recovery.lastSequence);
+    this.leases = new ShardLeases({
+      kv: this.topology.shards,
+      engineId: o.engineId,
+      shardCount: o.shards,
+      leaseMs: o.leaseMs,
+      monotonic: () => performance.now(),
+      logger: this.logger,
+      callbacks: {
+        acquired: (list) => this.onShardsAcquired(list),
+        releasing: (list) => this.onShardsReleasing(list),
+        lost: (list) => this.onShardsLost(list),
+      },
+    });
 
-    this.serve(Subjects.start, (msg) => this.onStart(msg));
-    this.serve(Subjects.cancel, (msg) => this.onCancel(msg));
+    this.serve(Subjects.start, (msg) => this.onStart(msg.data));
+    this.serve(Subjects.cancel, (msg) => this.onCancel(msg.data));
     this.serve(Subjects.status, (msg) => this.onStatus(msg));
-    this.serve(Subjects.upsertProviders, (msg) => this.onUpsertProviders(msg));
-    this.serve(Subjects.clearFlag, (msg) => this.onClearFlag(msg));
+    this.serve(Subjects.upsertProviders, (msg) => this.onUpsertProviders(msg.data));
+    this.serve(Subjects.clearFlag, (msg) => this.onClearFlag(msg.data));
+    // Takes this engine's share of the shards and recovers them before it counts as running.
+    await this.leases.start((err) => void this.fail(err));
     // Subscribed before the engine counts as running, so a stop right after start closes it.
     const answers = await this.js.consumers.get(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
     this.messages = await answers.consume({ max_messages: this.options.concurrency });
-    this.consumeLoop = this.consumeAnswers(this.messages);
+    this.consumeLoop = this.consumeEach(this.messages, this.inflight, (m) => this.onAnswer(m, m.subject.slice('tb.hop.ans.'.length), false));
     this.timers.start();
-    this.every(o.checkpointIntervalMs, () => this.saveCheckpoint());
+    this.every(o.checkpointIntervalMs, () => this.saveCheckpoints());
     this.every(Math.max(1000, Math.min(o.idleEvictionMs, 10_000)), async () => {
       this.tracebacks.sweep();
       this.providers.sweep();
     });
     this.state = 'running';
     this.logger.info(
-      { server: this.nc.info?.version, timers, replayed: recovery.replayed, deadlineMs: o.hopDeadlineMs },
+      { server: this.nc.info?.version, engine: o.engineId, shards: this.leases.heldShards().length, of: o.shards, timers: this.timers.size, deadlineMs: o.hopDeadlineMs },
       'engine running',
     );
   }
@@ -242,12 +283,16 @@ export class Engine implements AsyncDisposable {
     void work.finally(() => this.inflight.delete(work));
   }
 
-  private async onStart(msg: Msg): Promise<Uint8Array> {
+  private async onStart(data: Uint8Array): Promise<Uint8Array> {
     if (this.state !== 'running') throw new ProtocolError(ErrorCode.Unavailable, `engine is ${this.state}`);
-    const request = decodeStartTraceback(msg.data);
-    const now = this.options.clock.now();
+    const request = decodeStartTraceback(data);
     const tracebackId =
-      request.requestId !== undefined ? tracebackIdForRequest(request.requester, request.requestId) : newTracebackId(now);
+      request.requestId !== undefined ? tracebackIdForRequest(request.requester, request.requestId) : newTracebackId(this.options.clock.now());
+    return this.routeRequest(this.shardOf(tracebackId), 'start', data, tracebackId, () => this.startLocal(request, tracebackId));
+  }
+
+  private async startLocal(request: StartTraceback, tracebackId: TracebackId): Promise<Uint8Array> {
+    const now = this.options.clock.now();
     const input = {
       tracebackId,
       call: request.call,
@@ -272,71 +317,166 @@ export class Engine implements AsyncDisposable {
     return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_started', tracebackId, existing: !created });
   }
 
-  private async onCancel(msg: Msg): Promise<Uint8Array> {
-    const request = decodeCancelTraceback(msg.data);
-    const at = this.options.clock.now();
-    const delivery = await this.retrying(() =>
-      this.tracebacks.deliver<ProtocolError>(request.tracebackId, (actor) => {
+  private async onCancel(data: Uint8Array): Promise<Uint8Array> {
+    const request = decodeCancelTraceback(data);
+    return this.routeRequest(this.shardOf(request.tracebackId), 'cancel', data, undefined, async () => {
+      const at = this.options.clock.now();
+      const delivery = await this.tracebacks.deliver<ProtocolError>(request.tracebackId, (actor) => {
         if (!actor) return { result: new ProtocolError(ErrorCode.UnknownTraceback, `no traceback ${request.tracebackId}`) };
         if (actor.getSnapshot().status === 'done') {
           const outcome = (actor.getSnapshot().context as TracebackContext).outcome ?? '';
           return { result: new ProtocolError(ErrorCode.TracebackClosed, `traceback ${request.tracebackId} already ended: ${outcome}`) };
         }
         return { event: { type: 'CANCEL', reason: request.reason, by: request.requester, at } };
-      }),
-    );
-    if (delivery.result) throw delivery.result;
-    await delivery.executed;
-    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_cancelled', tracebackId: request.tracebackId });
+      });
+      if (delivery.result) throw delivery.result;
+      await delivery.executed;
+      return encodeMessage({ v: PROTOCOL_VERSION, kind: 'traceback_cancelled', tracebackId: request.tracebackId });
+    });
   }
 
-  /** Directory import: each entry updates (or creates) that provider's actor. */
-  private async onUpsertProviders(msg: Msg): Promise<Uint8Array> {
-    const request = decodeUpsertProviders(msg.data);
-    const changes = request.providers.map((entry, i) => {
-      const policy: Partial<ProviderPolicy> = {};
-      if (entry.deadline) policy.deadline = toDeadlinePolicy(entry.deadline);
-      if (entry.reminders) policy.reminderFractions = entry.reminders;
-      if (entry.maxInFlight) policy.maxInFlight = entry.maxInFlight;
-      const problems = policyProblems({ ...this.providerInput(entry.id).policy, ...policy });
+  /** Directory import: each entry updates (or creates) that provider's actor, on its shard's owner. */
+  private async onUpsertProviders(data: Uint8Array): Promise<Uint8Array> {
+    const request = decodeUpsertProviders(data);
+    request.providers.forEach((entry, i) => {
+      const problems = policyProblems({ ...this.providerInput(entry.id).policy, ...this.policyOf(entry) });
       if (problems.length > 0) {
         throw new ProtocolError(ErrorCode.InvalidField, `providers[${i}] (${entry.id}): ${problems.join('; ')}`, { path: `providers[${i}]` });
       }
-      const directory: Partial<DirectoryEntry> = { verified: true };
-      for (const field of ['name', 'frn', 'ocn', 'contact', 'rmdStatus', 'roles'] as const) {
-        if (entry[field] !== undefined) (directory as Record<string, unknown>)[field] = entry[field];
-      }
-      return { id: entry.id, directory, policy };
     });
+    const byShard = new Map<number, UpsertProviders['providers']>();
+    for (const entry of request.providers) {
+      const shard = this.shardOf(entry.id);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
+    }
     await Promise.all(
-      changes.map(async ({ id, directory, policy }) => {
+      [...byShard].map(async ([shard, entries]) => {
+        const part = encodeMessage({ ...request, providers: entries });
+        const reply = decodeMap(await this.routeRequest(shard, 'upsert', part, undefined, () => this.upsertLocal(entries)));
+        if (reply['kind'] === 'error') throw new ProtocolError(reply['code'] as ErrorCode, String(reply['message']));
+      }),
+    );
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'providers_upserted', count: request.providers.length });
+  }
+
+  private policyOf(entry: UpsertProviders['providers'][number]): Partial<ProviderPolicy> {
+    const policy: Partial<ProviderPolicy> = {};
+    if (entry.deadline) policy.deadline = toDeadlinePolicy(entry.deadline);
+    if (entry.reminders) policy.reminderFractions = entry.reminders;
+    if (entry.maxInFlight) policy.maxInFlight = entry.maxInFlight;
+    return policy;
+  }
+
+  private async upsertLocal(entries: UpsertProviders['providers']): Promise<Uint8Array> {
+    await Promise.all(
+      entries.map(async (entry) => {
+        const policy = this.policyOf(entry);
+        const directory: Partial<DirectoryEntry> = { verified: true };
+        for (const field of ['name', 'frn', 'ocn', 'contact', 'rmdStatus', 'roles'] as const) {
+          if (entry[field] !== undefined) (directory as Record<string, unknown>)[field] = entry[field];
+        }
         const at = this.options.clock.now();
-        const create = () => createProvider({ ...this.providerInput(id), directory });
-        const updated = await this.retrying(() => this.providers.deliver(id, () => ({ event: { type: 'UPDATE_DIRECTORY', entry: directory, at } }), create));
+        const create = () => createProvider({ ...this.providerInput(entry.id), directory });
+        const updated = await this.providers.deliver(entry.id, () => ({ event: { type: 'UPDATE_DIRECTORY', entry: directory, at } }), create);
         await updated.executed;
         if (Object.keys(policy).length > 0) {
-          const withPolicy = await this.retrying(() => this.providers.deliver(id, () => ({ event: { type: 'UPDATE_POLICY', policy, at } })));
+          const withPolicy = await this.providers.deliver(entry.id, () => ({ event: { type: 'UPDATE_POLICY', policy, at } }));
           await withPolicy.executed;
         }
       }),
     );
-    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'providers_upserted', count: changes.length });
+    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'providers_upserted', count: entries.length });
   }
 
-  private async onClearFlag(msg: Msg): Promise<Uint8Array> {
-    const request = decodeClearProviderFlag(msg.data);
-    const at = this.options.clock.now();
-    const delivery = await this.retrying(() =>
-      this.providers.deliver<ProtocolError>(request.provider, (actor) => {
+  private async onClearFlag(data: Uint8Array): Promise<Uint8Array> {
+    const request = decodeClearProviderFlag(data);
+    return this.routeRequest(this.shardOf(request.provider), 'clear_flag', data, undefined, async () => {
+      const at = this.options.clock.now();
+      const delivery = await this.providers.deliver<ProtocolError>(request.provider, (actor) => {
         if (!actor) return { result: new ProtocolError(ErrorCode.UnknownProvider, `no provider ${request.provider}`) };
         const flags = (actor.getSnapshot().context as ProviderContext).flags;
         if (!flags[request.flag]) return { result: new ProtocolError(ErrorCode.FlagNotSet, `${request.provider} is not flagged ${request.flag}`) };
         return { event: { type: 'CLEAR_FLAG', flag: request.flag, reason: request.reason, by: request.requester, at } };
-      }),
-    );
-    if (delivery.result) throw delivery.result;
-    await delivery.executed;
-    return encodeMessage({ v: PROTOCOL_VERSION, kind: 'provider_flag_cleared', provider: request.provider, flag: request.flag });
+      });
+      if (delivery.result) throw delivery.result;
+      await delivery.executed;
+      return encodeMessage({ v: PROTOCOL_VERSION, kind: 'provider_flag_cleared', provider: request.provider, flag: request.flag });
+    });
+  }
+
+  private shardOf(id: string): number {
+    return shardOf(id, this.options.shards);
+  }
+
+  /** Whether this engine may work on the shard's actors right now. */
+  private isOpen(shard: number): boolean {
+    return this.openShards.has(shard) && this.leases.writable(shard) !== undefined;
+  }
+
+  /**
+   * Runs a client request where its actor lives: here when this engine holds the shard, else
+   * on the owner over `tb.internal.shard.<shard>.<op>`; the reply is the owner's, verbatim.
+   * While a shard moves nobody answers; the request is retried until the new owner does.
+   */
+  private routeRequest(shard: number, op: string, payload: Uint8Array, tracebackId: string | undefined, local: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    return this.retrying(async () => {
+      if (this.isOpen(shard)) return local();
+      const request = encodeShardRequest(tracebackId === undefined ? { op, payload } : { op, payload, tracebackId });
+      let reply: Msg;
+      try {
+        reply = await this.nc.request(Subjects.shardRequest(shard, op), request, { timeout: 10_000 });
+      } catch (err) {
+        throw new RetryableError(`shard ${shard} has no owner right now`, 200, { cause: err });
+      }
+      const map = decodeMap(reply.data);
+      if (map['kind'] === 'error' && map['code'] === ErrorCode.Unavailable) throw new RetryableError(`shard ${shard} is moving`, 200);
+      return reply.data;
+    });
+  }
+
+  /** A request another engine routed here because this engine holds the shard. */
+  private async onShardRequest(shard: number, data: Uint8Array): Promise<Uint8Array> {
+    if (!this.isOpen(shard)) throw new ProtocolError(ErrorCode.Unavailable, `shard ${shard} is moving`);
+    const request = decodeShardRequest(data);
+    switch (request.op) {
+      case 'start': {
+        const start = decodeStartTraceback(request.payload);
+        if (request.tracebackId === undefined || this.shardOf(request.tracebackId) !== shard) throw new ProtocolError(ErrorCode.InvalidField, 'misrouted start');
+        return this.startLocal(start, request.tracebackId as TracebackId);
+      }
+      case 'cancel':
+        return this.onCancel(request.payload);
+      case 'clear_flag':
+        return this.onClearFlag(request.payload);
+      case 'upsert':
+        return this.upsertLocal(decodeUpsertProviders(request.payload).providers);
+      default:
+        throw new ProtocolError(ErrorCode.InvalidField, `unknown shard request ${request.op}`);
+    }
+  }
+
+  /**
+   * An event for another actor: applied here when this engine holds the target's shard,
+   * else queued durably on the shard's inbox for its owner. Resolves once it is persisted
+   * (in the actor's record, or in the stream).
+   */
+  private send(delivery: ShardDelivery): Promise<void> {
+    return this.retrying(async () => {
+      const shard = this.shardOf(delivery.id);
+      if (this.isOpen(shard)) return this.deliverLocal(delivery);
+      await this.js.publish(Subjects.shardDelivery(shard), encodeDelivery(delivery), { msgID: deliveryMsgId(delivery) });
+    });
+  }
+
+  private async deliverLocal(delivery: ShardDelivery): Promise<void> {
+    if (delivery.target === 'provider') {
+      const event = delivery.event;
+      await this.providers.deliver(delivery.id, () => ({ event }), () => createProvider(this.providerInput(delivery.id)));
+      return;
+    }
+    const event = delivery.event;
+    // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
+    await this.tracebacks.deliver(delivery.id, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined }));
   }
 
   private async onStatus(msg: Msg): Promise<Uint8Array> {
@@ -373,7 +513,7 @@ export class Engine implements AsyncDisposable {
         return await fn();
       } catch (err) {
         if (ProtocolError.is(err)) throw err;
-        if (this.state !== 'running' && this.state !== 'draining') throw err;
+        if (this.state === 'stopped' || this.state === 'failed') throw err;
         if (Date.now() - started > RETRY_LIMIT_MS) throw err;
         const wait = err instanceof RetryableError ? err.retryAfterMs : Math.min(2000, 100 * 2 ** attempt);
         this.logger.debug({ err, attempt }, 'retrying');
@@ -382,22 +522,29 @@ export class Engine implements AsyncDisposable {
     }
   }
 
-  private async consumeAnswers(messages: ConsumerMessages): Promise<void> {
+  /** Runs `handle` for each message, at most `concurrency` at once. */
+  private async consumeEach(messages: ConsumerMessages, inflight: Set<Promise<void>>, handle: (m: JsMsg) => Promise<void>): Promise<void> {
     let running = 0;
     const waiters: (() => void)[] = [];
     for await (const m of messages) {
       running++;
-      const work = this.onAnswer(m).finally(() => {
+      const work = handle(m).finally(() => {
         running--;
         waiters.shift()?.();
       });
       this.track(work);
+      inflight.add(work);
+      void work.finally(() => inflight.delete(work));
       if (running >= this.options.concurrency) await new Promise<void>((resolve) => waiters.push(resolve));
     }
   }
 
-  private async onAnswer(m: JsMsg): Promise<void> {
-    const subjectProvider = m.subject.slice('tb.hop.ans.'.length);
+  /**
+   * A carrier answer, from the shared answer queue or forwarded to this shard's inbox. It is
+   * handled by the engine holding the traceback's shard; any other engine forwards it there
+   * (idempotently, by the answer's stream sequence) and acknowledges it.
+   */
+  private async onAnswer(m: JsMsg, subjectProvider: string, forwarded: boolean): Promise<void> {
     let hopId: string | undefined;
     try {
       const answer = decodeHopAnswer(m.data);
@@ -406,12 +553,20 @@ export class Engine implements AsyncDisposable {
         throw new ProtocolError(ErrorCode.WrongProvider, `answer names provider ${answer.provider} but was sent on ${m.subject}`, { path: 'provider' });
       }
       const { tracebackId } = parseHopId(answer.hopId);
+      const shard = this.shardOf(tracebackId);
       const heartbeat = setInterval(() => m.working(), ANSWER_ACK_WAIT_MS / 2);
-      const outcome = await withSpan(this.options.tracer, 'robotrace.answer', { [Attr.hopId]: answer.hopId, [Attr.provider]: subjectProvider }, () =>
-        this.applyAnswer(tracebackId, answer),
-      ).finally(() => clearInterval(heartbeat));
+      const outcome = await this.retrying(async () => {
+        if (!this.isOpen(shard)) {
+          if (forwarded) throw new NotOwnerError(`shard ${shard} moved while its answer was handled`);
+          await this.js.publish(Subjects.shardAnswer(shard, subjectProvider), m.data, { msgID: `answer.${m.seq}` });
+          return 'forwarded' as const;
+        }
+        return withSpan(this.options.tracer, 'robotrace.answer', { [Attr.hopId]: answer.hopId, [Attr.provider]: subjectProvider }, () =>
+          this.applyAnswer(tracebackId, answer),
+        );
+      }).finally(() => clearInterval(heartbeat));
       if (outcome === 'duplicate') this.counters.answersDuplicate++;
-      else this.counters.answersApplied++;
+      else if (outcome === 'applied') this.counters.answersApplied++;
       m.ack();
     } catch (err) {
       if (ProtocolError.is(err)) {
@@ -420,9 +575,27 @@ export class Engine implements AsyncDisposable {
         m.ack();
         return;
       }
-      // Not acked: redelivered after ack_wait, by which time NATS or the store is back.
+      // Not acked: redelivered after ack_wait, by which time NATS, the store or the shard's owner is back.
       this.logger.warn({ err, subject: m.subject, seq: m.seq }, 'answer not processed; it will be redelivered');
       m.nak(2000);
+    }
+  }
+
+  /** A message on one of this engine's shard inboxes. */
+  private async onShardMessage(m: JsMsg): Promise<void> {
+    const [, , , type, provider] = m.subject.split('.');
+    if (type === 'answer' && provider !== undefined) return this.onAnswer(m, provider, true);
+    try {
+      await this.deliverLocal(decodeDelivery(m.data));
+      m.ack();
+    } catch (err) {
+      if (ProtocolError.is(err)) {
+        this.logger.error({ err, subject: m.subject }, 'unreadable shard delivery dropped');
+        m.term();
+        return;
+      }
+      this.logger.debug({ err, subject: m.subject }, 'shard delivery not applied; redelivered');
+      m.nak(err instanceof NotOwnerError ? 0 : 500);
     }
   }
 
@@ -443,22 +616,15 @@ export class Engine implements AsyncDisposable {
    * Resolves once every resulting command has been carried out, so the ack comes last.
    */
   private async applyAnswer(tracebackId: TracebackId, answer: HopAnswer): Promise<'applied' | 'duplicate'> {
-    const check = await this.retrying(() =>
-      this.tracebacks.inspect(tracebackId, (actor) => (actor ? checkAnswer(actor.getSnapshot().context as TracebackContext, answer) : undefined)),
+    const check = await this.tracebacks.inspect(tracebackId, (actor) =>
+      actor ? checkAnswer(actor.getSnapshot().context as TracebackContext, answer) : undefined,
     );
     if (check === undefined) throw new ProtocolError(ErrorCode.UnknownTraceback, `no traceback ${tracebackId}`);
     if (check.kind === 'reject') throw new ProtocolError(check.code, check.message);
     if (check.kind === 'duplicate') return 'duplicate';
     const at = this.options.clock.now();
-    const delivery = await this.retrying(() =>
-      this.providers.deliver(
-        answer.provider,
-        () => ({ event: { type: 'ANSWER', hopId: answer.hopId, answer: answer.answer, at } }),
-        () => createProvider(this.providerInput(answer.provider)),
-      ),
-    );
-    await delivery.executed;
-    return delivery.outcome === 'applied' ? 'applied' : 'duplicate';
+    await this.send({ target: 'provider', id: answer.provider, event: { type: 'ANSWER', hopId: answer.hopId, answer: answer.answer, at } });
+    return 'applied';
   }
 
   /** Defaults for a provider actor created on first use; the directory import refines them. */
@@ -471,20 +637,134 @@ export class Engine implements AsyncDisposable {
     return { id: provider, policy, thresholds: this.options.flagThresholds ?? DEFAULT_FLAG_THRESHOLDS, now: this.options.clock.now() };
   }
 
-  private async onTimer(kind: 'traceback' | 'provider', id: string, timer: string, at: number): Promise<void> {
+  private async onTimer(kind: 'traceback' | 'provider', id: string, timer: string, at: number): Promise<boolean> {
+    if (kind !== 'provider') return true; // version-1 traceback timers: nothing handles them any more
+    if (!this.isOpen(this.shardOf(id))) return false;
     this.counters.timersFired++;
-    if (kind !== 'provider') return; // version-1 traceback timers: nothing handles them any more
     await withSpan(this.options.tracer, 'robotrace.timer', { [Attr.provider]: id }, async () => {
       const delivery = await this.providers.deliver(id, (actor) => (actor ? { event: { type: 'TIMER_FIRED', timer, at } } : { result: undefined }));
       await delivery.executed;
     });
+    return true;
   }
 
-  private async saveCheckpoint(): Promise<void> {
-    const current = this.checkpoint.current();
-    if (current <= this.savedCheckpoint) return;
-    await writeCheckpoint(this.topology.meta, current);
-    this.savedCheckpoint = current;
+  /** Saves the checkpoint of every shard held, unless a newer owner saved it meanwhile. */
+  private async saveCheckpoints(): Promise<void> {
+    await Promise.all([...this.shardWork].map(([shard, work]) => this.saveCheckpoint(shard, work)));
+  }
+
+  private async saveCheckpoint(shard: number, work: ShardWork): Promise<void> {
+    if (this.leases.epochOf(shard) === undefined) return;
+    const current = this.checkpoint.current(shard);
+    if (current <= work.checkpoint.sequence) return;
+    const revision = await writeShardCheckpoint(this.topology.meta, shard, current, work.checkpoint.revision);
+    if (revision === undefined) {
+      this.logger.warn({ shard }, 'shard checkpoint written by another engine; this one stops saving it');
+      work.checkpoint = { sequence: Number.MAX_SAFE_INTEGER, revision: 0 };
+      return;
+    }
+    work.checkpoint = { sequence: current, revision };
+  }
+
+  /**
+   * Taking shards over: the outboxes of their actors written after each shard's checkpoint
+   * may never have been carried out (the previous owner died), so they are marked for replay
+   * before anything can write those actors, timers are loaded, every marked actor is loaded
+   * and its outbox carried out; then the shard's inbox and request subject are served.
+   */
+  private async onShardsAcquired(list: { shard: number; epoch: number }[]): Promise<void> {
+    const started = performance.now();
+    const wanted = new Set(list.map((l) => l.shard));
+    const saved = new Map(await Promise.all(list.map(async ({ shard }) => [shard, await readShardCheckpoint(this.topology.meta, shard)] as const)));
+    const from = Math.min(...[...saved.values()].map((c) => c.sequence));
+    const { keys, lastSequence } = await keysWrittenSince(this.js, this.jsm, from);
+    const replay = { traceback: [] as string[], provider: [] as string[] };
+    for (const [key, sequence] of keys) {
+      const dot = key.indexOf('.');
+      const kind = key.slice(0, dot);
+      const id = key.slice(dot + 1);
+      const shard = this.shardOf(id);
+      if (!wanted.has(shard) || sequence <= (saved.get(shard)?.sequence ?? 0)) continue;
+      if (kind === 'traceback' || kind === 'provider') replay[kind].push(id);
+    }
+    this.tracebacks.markForReplay(replay.traceback);
+    this.providers.markForReplay(replay.provider);
+    for (const { shard, epoch } of list) this.openShards.set(shard, epoch);
+    const timers = await this.timers.load((key) => wanted.has(this.shardOf(timerActorId(key))));
+    this.checkpoint.observe(lastSequence);
+    let replayed = 0;
+    const recoverers: [(id: string) => Promise<boolean>, string[]][] = [
+      [(id) => this.tracebacks.recover(id), replay.traceback],
+      [(id) => this.providers.recover(id), replay.provider],
+    ];
+    for (const [recover, ids] of recoverers) {
+      for (let i = 0; i < ids.length; i += 256) {
+        const results = await Promise.all(ids.slice(i, i + 256).map(recover));
+        replayed += results.filter(Boolean).length;
+      }
+    }
+    await Promise.all(
+      list.map(async ({ shard }) => {
+        if (!this.openShards.has(shard)) return; // lost meanwhile
+        const work: ShardWork = { messages: undefined, loop: undefined, api: undefined, inflight: new Set(), checkpoint: saved.get(shard) ?? { sequence: 0, revision: 0 } };
+        this.shardWork.set(shard, work);
+        work.api = this.nc.subscribe(Subjects.shardRequest(shard, '*'), {
+          callback: (err, msg) => {
+            if (err) return;
+            const reply = this.onShardRequest(shard, msg.data)
+              .catch((e: unknown) => encodeMessage(errorMessage(ProtocolError.is(e) ? e : this.unavailable(e))))
+              .then((bytes) => msg.respond(bytes))
+              .then(() => undefined)
+              .catch((e: unknown) => this.logger.warn({ err: e }, 'could not reply'));
+            this.track(reply);
+          },
+        });
+        const consumer = await this.js.consumers.get(Streams.shardInbox, await ensureShardConsumer(this.jsm, shard, this.options.concurrency));
+        work.messages = await consumer.consume({ max_messages: Math.max(64, Math.floor(this.options.concurrency / 4)) });
+        work.loop = this.consumeEach(work.messages, work.inflight, (m) => this.onShardMessage(m));
+        await this.saveCheckpoint(shard, work);
+      }),
+    );
+    this.logger.info(
+      { shards: list.map((l) => l.shard), replayed, actorsWritten: keys.size, timers, ms: Math.round(performance.now() - started) },
+      'shards recovered',
+    );
+  }
+
+  /** Handing shards over: no new work, finish what is in flight, save their checkpoints. */
+  private async onShardsReleasing(shards: number[]): Promise<void> {
+    for (const shard of shards) this.openShards.delete(shard);
+    await Promise.all(
+      shards.map(async (shard) => {
+        const work = this.shardWork.get(shard);
+        work?.api?.unsubscribe();
+        await work?.messages?.close().catch(() => undefined);
+        await work?.loop?.catch(() => undefined);
+        if (work) await Promise.allSettled([...work.inflight]);
+        const flushed = (await Promise.all([this.tracebacks.releaseShard(shard, 5000), this.providers.releaseShard(shard, 5000)])).every(Boolean);
+        if (work && flushed) await this.saveCheckpoint(shard, work).catch((err: unknown) => this.logger.warn({ err, shard }, 'final shard checkpoint not saved'));
+        this.forgetShard(shard);
+      }),
+    );
+  }
+
+  /** Another engine took these shards: stop touching them at once; it replays what we owed. */
+  private onShardsLost(shards: number[]): void {
+    for (const shard of shards) {
+      this.openShards.delete(shard);
+      const work = this.shardWork.get(shard);
+      work?.api?.unsubscribe();
+      void work?.messages?.close().catch(() => undefined);
+      this.tracebacks.dropShard(shard);
+      this.providers.dropShard(shard);
+      this.forgetShard(shard);
+    }
+  }
+
+  private forgetShard(shard: number): void {
+    this.shardWork.delete(shard);
+    this.checkpoint.forget(shard);
+    this.timers.forget((key) => this.shardOf(timerActorId(key)) === shard);
   }
 
   /** Fires due timers now instead of at the next tick; for tests on a simulated clock. */
@@ -499,7 +779,7 @@ export class Engine implements AsyncDisposable {
       liveProviders: this.providers.liveCount,
       ...this.counters,
       timersPending: this.timers.size,
-      checkpoint: this.checkpoint.current(),
+      shards: this.leases?.heldShards() ?? [],
     };
   }
 
@@ -513,17 +793,32 @@ export class Engine implements AsyncDisposable {
     await this.keyService?.stop().catch(() => undefined);
     await this.consumeLoop?.catch(() => undefined);
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-    await this.tracebacks.idle();
-    await this.providers.idle();
-    await Promise.race([Promise.all([this.tracebacks.flushed(), this.providers.flushed()]), new Promise((r) => setTimeout(r, 5000))]);
-    await this.saveCheckpoint().catch((err: unknown) => this.logger.warn({ err }, 'final checkpoint not saved'));
+    // Hands every shard over at once (each flushed and checkpointed) instead of letting leases expire.
+    await this.leases.stop().catch((err: unknown) => this.logger.warn({ err }, 'shards not handed over cleanly'));
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     await this.release();
     this.state = 'stopped';
     this.logger.info('engine stopped');
     this.closedResolve(undefined);
   }
 
+  /** A fatal condition after start (another engine running under our id): stop without handing over. */
+  private async fail(err: Error): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    this.logger.error({ err }, 'engine failed');
+    this.state = 'failed';
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    await this.messages?.close().catch(() => undefined);
+    await this.release();
+    this.closedResolve(err);
+  }
+
   private async release(): Promise<void> {
+    this.leases?.halt();
+    for (const work of this.shardWork.values()) {
+      work.api?.unsubscribe();
+      await work.messages?.close().catch(() => undefined);
+    }
     for (const handle of this.intervals) clearInterval(handle);
     this.timers?.stop();
     this.tracebacks?.stopAll();

@@ -41,6 +41,14 @@ export class RetryableError extends Error {
   }
 }
 
+/** This engine does not own the actor's shard now (moving, lost, or not yet recovered). */
+export class NotOwnerError extends RetryableError {
+  override name = 'NotOwnerError';
+  constructor(message: string) {
+    super(message, 50);
+  }
+}
+
 /** Turns anything thrown into an Error, keeping the original as `cause`. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

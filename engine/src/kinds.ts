@@ -1,4 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import {
   buildTrail,
   restoreProvider,
@@ -27,7 +28,7 @@ import { emptyChain, extendChain, signTrail, type ChainState, type EngineKey } f
 import type { KindSpec } from './actor-host.js';
 import { EngineError, EngineErrorCode } from './errors.js';
 import { migrateTraceback } from './migrate.js';
-import type { ActorRecord } from './record.js';
+import type { ActorRecord, WriterStamp } from './record.js';
 import type { TimerService } from './timer-service.js';
 
 /** What carrying out a command may need besides NATS: the other actors. */
@@ -44,6 +45,19 @@ export interface EffectDeps {
   jsm: JetStreamManager;
   timers: TimerService;
   router: Router;
+  /** Which engine carries out an actor's commands, under which shard epoch; stamped on audit events. */
+  stampOf(id: string): WriterStamp;
+}
+
+/**
+ * Audit events carry their writer in headers (not in the chained body): an investigator or
+ * a test can check from the history that no actor was advanced by two engines at once.
+ */
+function writerHeaders(stamp: WriterStamp): MsgHdrs {
+  const h = headers();
+  h.set(WRITER_ENGINE_HEADER, stamp.engine);
+  h.set(WRITER_EPOCH_HEADER, String(stamp.epoch));
+  return h;
 }
 
 async function lastSeq(jsm: JetStreamManager, stream: string, subject: string): Promise<number> {
@@ -69,6 +83,10 @@ async function exists(jsm: JetStreamManager, stream: string, subject: string): P
 function auditEvent(record: AuditRecord): TracebackEvent {
   return { v: PROTOCOL_VERSION, kind: 'traceback_event', ...record };
 }
+
+/** Header names on `tb.events.*` and `tb.provider.events.*` messages. */
+export const WRITER_ENGINE_HEADER = 'Robotrace-Engine';
+export const WRITER_EPOCH_HEADER = 'Robotrace-Epoch';
 
 function timerKey(kind: string, id: string, timer: string): string {
   return `${kind}.${id}.${timer}`;
@@ -115,7 +133,10 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, Traceb
             }
             case 'cmd.audit': {
               if (command.record.seq <= lastAudit) return;
-              await deps.js.publish(Subjects.events(id), encodeMessage(auditEvent(command.record)), { msgID: `${id}.e${command.record.seq}` });
+              await deps.js.publish(Subjects.events(id), encodeMessage(auditEvent(command.record)), {
+                msgID: `${id}.e${command.record.seq}`,
+                headers: writerHeaders(deps.stampOf(id)),
+              });
               return;
             }
             case 'cmd.publishTrail': {
@@ -195,6 +216,7 @@ export function providerSpec(deps: EffectDeps): KindSpec<ProviderActor, Provider
               if (command.record.seq <= lastAudit) return;
               await deps.js.publish(Subjects.providerEvents(id), encodeMessage({ v: PROTOCOL_VERSION, kind: 'provider_event', ...command.record }), {
                 msgID: `${id}.pe${command.record.seq}`,
+                headers: writerHeaders(deps.stampOf(id)),
               });
               return;
             }

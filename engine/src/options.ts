@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Tracer } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
+import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_HOP_POLICY, type FlagThresholds } from '../../actors/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -36,6 +37,16 @@ export interface EngineOptions {
   flagThresholds?: FlagThresholds;
   /** Replicas for streams and buckets (3 on a cluster). @default 1 */
   replicas?: number;
+  /**
+   * This engine's id among the engines sharing a store; unique per running engine. An engine
+   * restarted under the same id takes its shards back at once; a new id waits for the old
+   * leases to expire. @default the host name
+   */
+  engineId?: string;
+  /** Shards the store is split into; fixed when the store is created, the same for every engine. @default 32 */
+  shards?: number;
+  /** A shard whose owner stopped renewing for this long is taken over by another engine. @default "5s" */
+  lease?: Duration;
   clock?: Clock;
   logger?: Logger;
   tracer?: Tracer;
@@ -54,6 +65,9 @@ export interface CompiledEngineOptions {
   checkpointIntervalMs: number;
   timerTickMs: number;
   replicas: number;
+  engineId: string;
+  shards: number;
+  leaseMs: number;
   maxInFlightPerProvider: number;
   flagThresholds: FlagThresholds | undefined;
   clock: Clock;
@@ -83,9 +97,17 @@ export function compileOptions(options: EngineOptions = {}): CompiledEngineOptio
     concurrency = 10_000;
   }
   const servers = options.servers ?? process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  const engineId = options.engineId ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'engine');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(engineId)) invalid(`engineId must be 1-64 letters, digits, "_" or "-", got ${JSON.stringify(engineId)}`);
+  const shards = options.shards ?? 32;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 4096) invalid('shards must be an integer in [1, 4096]');
+  const leaseMs = toMs(options.lease ?? '5s', 'lease');
+  if (leaseMs < 200) invalid('lease must be at least 200ms');
+  const replicas = options.replicas ?? 1;
+  if (![1, 3, 5].includes(replicas)) invalid('replicas must be 1, 3 or 5');
   return {
     connection: options.connection,
-    servers: Array.isArray(servers) ? servers : [servers],
+    servers: (Array.isArray(servers) ? servers : [servers]).flatMap((url) => url.split(',')).map((url) => url.trim()).filter(Boolean),
     name: options.name ?? 'robotrace-engine',
     hopDeadlineMs,
     reminderFractions,
@@ -95,7 +117,10 @@ export function compileOptions(options: EngineOptions = {}): CompiledEngineOptio
     concurrency,
     checkpointIntervalMs: Math.max(50, toMs(options.checkpointInterval ?? '1s', 'checkpointInterval')),
     timerTickMs: Math.max(10, toMs(options.timerTick ?? '200ms', 'timerTick')),
-    replicas: options.replicas ?? 1,
+    replicas,
+    engineId,
+    shards,
+    leaseMs,
     maxInFlightPerProvider: Math.max(1, options.maxInFlightPerProvider ?? 1000),
     flagThresholds: options.flagThresholds,
     clock: options.clock ?? systemClock,

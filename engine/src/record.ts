@@ -4,6 +4,12 @@ import { EngineError, EngineErrorCode } from './errors.js';
 
 export type ActorKindName = 'traceback' | 'provider';
 
+/** The engine that wrote a record and the epoch of its shard lease at the time. */
+export interface WriterStamp {
+  engine: string;
+  epoch: number;
+}
+
 /** A command waiting in an actor's outbox, numbered so execution can be tracked. */
 export interface OutboxEntry<C> {
   id: number;
@@ -22,6 +28,8 @@ export interface ActorRecord<C = unknown> {
   outbox: OutboxEntry<C>[];
   nextCommandId: number;
   updatedAt: number;
+  /** Which engine wrote this revision, under which epoch of the actor's shard (fencing). */
+  writer?: WriterStamp;
   /** Kind-specific state kept beside the snapshot (the traceback's evidence hash chain). */
   extra?: unknown;
 }

@@ -1,75 +1,66 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { Logger } from 'pino';
 import { Buckets } from '../../protocol/index.js';
-interface Recoverable {
-  readonly kind: string;
-  markForReplay(ids: Iterable<string>): void;
-  recover(id: string): Promise<boolean>;
-}
 
-const CHECKPOINT_KEY = 'checkpoint.actors';
+/** Before shards, one checkpoint covered the whole store; a shard without its own starts there. */
+const LEGACY_CHECKPOINT_KEY = 'checkpoint.actors';
 const KV_STREAM = `KV_${Buckets.actors}`;
 const KV_SUBJECT_PREFIX = `$KV.${Buckets.actors}.`;
 
-export async function readCheckpoint(meta: KV): Promise<number> {
-  const entry = await meta.get(CHECKPOINT_KEY);
-  if (!entry || entry.operation !== 'PUT') return 0;
-  return Number(entry.string()) || 0;
+const shardCheckpointKey = (shard: number) => `checkpoint.shard.${shard}`;
+
+/** A shard's saved checkpoint and the revision of its key, for compare-and-set saves. */
+export interface SavedCheckpoint {
+  sequence: number;
+  revision: number;
 }
 
-export async function writeCheckpoint(meta: KV, sequence: number): Promise<void> {
-  await meta.put(CHECKPOINT_KEY, String(sequence));
+export async function readShardCheckpoint(meta: KV, shard: number): Promise<SavedCheckpoint> {
+  const entry = await meta.get(shardCheckpointKey(shard));
+  if (entry && entry.operation === 'PUT') return { sequence: Number(entry.string()) || 0, revision: entry.revision };
+  const legacy = await meta.get(LEGACY_CHECKPOINT_KEY);
+  const sequence = legacy && legacy.operation === 'PUT' ? Number(legacy.string()) || 0 : 0;
+  return { sequence, revision: entry?.revision ?? 0 };
 }
 
 /**
- * Start-up recovery: every actor record written after the checkpoint may have an outbox
- * that was never carried out (the engine died between the write and the commands). Read
- * those writes back from the bucket's stream and replay each actor's latest outbox.
+ * Saves a shard's checkpoint only if nobody else wrote it since `previous` (a newer owner of
+ * the shard); returns the new revision, or `undefined` when the shard's checkpoint moved on.
  */
-export async function recoverOutboxes(
+export async function writeShardCheckpoint(meta: KV, shard: number, sequence: number, previous: number): Promise<number | undefined> {
+  try {
+    return previous === 0
+      ? await meta.create(shardCheckpointKey(shard), String(sequence))
+      : await meta.update(shardCheckpointKey(shard), String(sequence), previous);
+  } catch (err) {
+    if (/wrong last sequence|key exists/i.test((err as Error).message ?? '')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Keys of actor records written after `fromSequence`, each with the sequence of its last
+ * write there, read from the bucket's stream (headers only).
+ */
+export async function keysWrittenSince(
   js: JetStreamClient,
   jsm: JetStreamManager,
-  meta: KV,
-  hosts: Recoverable[],
-  logger: Logger,
-): Promise<{ checkpoint: number; lastSequence: number; replayed: number }> {
-  const checkpoint = await readCheckpoint(meta);
+  fromSequence: number,
+): Promise<{ keys: Map<string, number>; lastSequence: number }> {
   const info = await jsm.streams.info(KV_STREAM);
   const lastSequence = info.state.last_seq;
-  if (lastSequence <= checkpoint) return { checkpoint, lastSequence, replayed: 0 };
-
-  const keys = new Set<string>();
+  const keys = new Map<string, number>();
+  if (lastSequence <= fromSequence) return { keys, lastSequence };
   const consumer = await js.consumers.get(KV_STREAM, {
     deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: checkpoint + 1,
+    opt_start_seq: fromSequence + 1,
     headers_only: true,
   });
   const messages = await consumer.consume({ max_messages: 1024 });
   for await (const m of messages) {
-    keys.add(m.subject.slice(KV_SUBJECT_PREFIX.length));
+    keys.set(m.subject.slice(KV_SUBJECT_PREFIX.length), m.seq);
     if (m.seq >= lastSequence || m.info.pending === 0) break;
   }
   await messages.close();
-
-  let replayed = 0;
-  let actors = 0;
-  // Mark every kind first: replaying one actor delivers to others, which must then take over
-  // their own stored outboxes instead of overwriting them.
-  const byHost = hosts.map((host) => {
-    const prefix = `${host.kind}.`;
-    const ids = [...keys].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-    host.markForReplay(ids);
-    return { host, ids };
-  });
-  for (const { host, ids } of byHost) {
-    actors += ids.length;
-    for (let i = 0; i < ids.length; i += 128) {
-      const results = await Promise.all(ids.slice(i, i + 128).map((id) => host.recover(id)));
-      replayed += results.filter(Boolean).length;
-    }
-  }
-  await writeCheckpoint(meta, lastSequence);
-  logger.info({ checkpoint, lastSequence, actors, replayed }, 'outbox recovery done');
-  return { checkpoint, lastSequence, replayed };
+  return { keys, lastSequence };
 }

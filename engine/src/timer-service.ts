@@ -18,7 +18,8 @@ interface TimerEntry {
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
-export type FireTimer = (payload: TimerPayload, firedAt: number) => Promise<void>;
+/** Handles a due timer; `false` means it is not this engine's any more (kept in KV, dropped here). */
+export type FireTimer = (payload: TimerPayload, firedAt: number) => Promise<boolean>;
 
 /**
  * Durable timers kept in a KV bucket (one key per timer) and mirrored in memory. On
@@ -45,10 +46,14 @@ export class TimerService {
     return this.entries.size;
   }
 
-  /** Loads all stored timers. */
-  async load(): Promise<number> {
+  /**
+   * Loads the stored timers whose key passes `wanted` (the timers of the shards this engine
+   * just took over), so a deadline that passed while nobody held them fires at once.
+   */
+  async load(wanted: (key: string) => boolean = () => true): Promise<number> {
     const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    for await (const key of await this.kv.keys()) if (wanted(key)) keys.push(key);
+    let loaded = 0;
     for (let i = 0; i < keys.length; i += 256) {
       await Promise.all(
         keys.slice(i, i + 256).map(async (key) => {
@@ -57,11 +62,17 @@ export class TimerService {
           const stored = packr.unpack(entry.value) as { dueAt: number; payload: TimerPayload & { tracebackId?: string } };
           // Timers written by machine version 1 named only the traceback.
           if (stored.payload.tracebackId !== undefined) stored.payload = { kind: 'traceback', id: stored.payload.tracebackId, timer: stored.payload.timer };
+          if (!this.entries.has(key)) loaded++;
           this.entries.set(key, { dueAt: stored.dueAt, payload: stored.payload, generation: ++this.generation });
         }),
       );
     }
-    return this.entries.size;
+    return loaded;
+  }
+
+  /** Forgets (in memory only) the timers whose key passes `unwanted`: another engine fires them now. */
+  forget(unwanted: (key: string) => boolean): void {
+    for (const key of this.entries.keys()) if (unwanted(key)) this.entries.delete(key);
   }
 
   start(): void {
@@ -104,7 +115,10 @@ export class TimerService {
   private async fireOne(key: string, entry: TimerEntry, now: number): Promise<void> {
     this.firing.add(key);
     try {
-      await this.fire(entry.payload, now);
+      if (!(await this.fire(entry.payload, now))) {
+        if (this.entries.get(key)?.generation === entry.generation) this.entries.delete(key);
+        return;
+      }
       // The handler may have rescheduled the same timer (reminder → deadline); keep that one.
       const current = this.entries.get(key);
       if (current !== undefined && current.generation === entry.generation) {

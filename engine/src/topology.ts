@@ -26,6 +26,30 @@ export interface Topology {
   actors: KV;
   timers: KV;
   meta: KV;
+  shards: KV;
+}
+
+/** The durable consumer through which a shard's owner reads `tb.shard.<shard>.>`; the next owner resumes it. */
+export function shardConsumerName(shard: number): string {
+  return `shard-${shard}`;
+}
+
+/** Creates (idempotently) the consumer of one shard's inbox. */
+export async function ensureShardConsumer(jsm: JetStreamManager, shard: number, concurrency: number): Promise<string> {
+  const name = shardConsumerName(shard);
+  try {
+    await jsm.consumers.info(Streams.shardInbox, name);
+  } catch {
+    await jsm.consumers.add(Streams.shardInbox, {
+      durable_name: name,
+      filter_subject: `tb.shard.${shard}.>`,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: ANSWER_ACK_WAIT_MS * NANOS_PER_MS,
+      max_ack_pending: Math.max(concurrency * 2, 64),
+      max_deliver: -1,
+    });
+  }
+  return name;
 }
 
 type NamedStreamConfig = Partial<StreamConfig> & { name: string };
@@ -40,6 +64,7 @@ function streamConfigs(replicas: number): NamedStreamConfig[] {
     { ...base, name: Streams.events, subjects: [SubjectWildcards.events], retention: RetentionPolicy.Limits, max_age: 0 },
     { ...base, name: Streams.providerFlags, subjects: [SubjectWildcards.providerFlags], retention: RetentionPolicy.Limits, max_age: 0 },
     { ...base, name: Streams.providerEvents, subjects: [SubjectWildcards.providerEvents], retention: RetentionPolicy.Limits, max_age: 0 },
+    { ...base, name: Streams.shardInbox, subjects: [SubjectWildcards.shardInbox], retention: RetentionPolicy.Workqueue, max_age: 30 * DAY_MS * NANOS_PER_MS },
   ];
 }
 
@@ -87,5 +112,6 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     actors: await kvm.create(Buckets.actors, opts),
     timers: await kvm.create(Buckets.timers, opts),
     meta: await kvm.create(Buckets.engine, opts),
+    shards: await kvm.create(Buckets.shards, opts),
   };
 }

@@ -36,6 +36,15 @@ export const Subjects = {
   upsertProviders: 'tb.api.provider.upsert',
   /** Every state change of one traceback: `tb.events.<traceback>`. */
   events: (tracebackId: string) => `tb.events.${token(tracebackId, 'tracebackId')}`,
+  /**
+   * Engine ↔ engine (internal): messages for the actors of one shard, consumed only by the
+   * engine holding that shard's lease: `tb.shard.<shard>.deliver` and
+   * `tb.shard.<shard>.answer.<provider>` (a carrier answer forwarded verbatim).
+   */
+  shardDelivery: (shard: number) => `tb.shard.${shard}.deliver`,
+  shardAnswer: (shard: number, provider: string) => `tb.shard.${shard}.answer.${token(provider, 'provider')}`,
+  /** Engine ↔ engine (internal) request/reply, served by the shard's owner: `tb.internal.shard.<shard>.<op>`. */
+  shardRequest: (shard: number, op: string) => `tb.internal.shard.${shard}.${op === '*' ? '*' : token(op, 'op')}`,
 } as const;
 
 /** Wildcards used for stream subjects and subscriptions. */
@@ -47,6 +56,7 @@ export const SubjectWildcards = {
   events: 'tb.events.>',
   providerFlags: 'tb.provider.flag.>',
   providerEvents: 'tb.provider.events.>',
+  shardInbox: 'tb.shard.>',
 } as const;
 
 export const Streams = {
@@ -64,6 +74,8 @@ export const Streams = {
   providerFlags: 'TB_PROVIDER_FLAGS',
   /** Audit history of every provider actor. */
   providerEvents: 'TB_PROVIDER_EVENTS',
+  /** Internal work queue between engines: messages for each shard's actors (`tb.shard.>`). */
+  shardInbox: 'TB_SHARD_INBOX',
 } as const;
 
 export const Buckets = {
@@ -71,8 +83,10 @@ export const Buckets = {
   actors: 'tb_actors',
   /** Durable timers, key `<kind>.<id>.<timer>`. */
   timers: 'tb_timers',
-  /** Engine metadata: outbox checkpoints, counters. */
+  /** Engine metadata: outbox checkpoints per shard, counters. */
   engine: 'tb_engine',
+  /** Shard ownership: `config`, `member.<engine>`, `lease.<shard>`. */
+  shards: 'tb_shards',
 } as const;
 
 /** Durable consumer name a carrier uses for its own queue. */

@@ -64,6 +64,7 @@ describe('subject names', () => {
       events: 'tb.events.>',
       providerFlags: 'tb.provider.flag.>',
       providerEvents: 'tb.provider.events.>',
+      shardInbox: 'tb.shard.>',
     });
   });
 
@@ -76,8 +77,17 @@ describe('subject names', () => {
       events: 'TB_EVENTS',
       providerFlags: 'TB_PROVIDER_FLAGS',
       providerEvents: 'TB_PROVIDER_EVENTS',
+      shardInbox: 'TB_SHARD_INBOX',
     });
-    expect(Buckets).toStrictEqual({ actors: 'tb_actors', timers: 'tb_timers', engine: 'tb_engine' });
+    expect(Buckets).toStrictEqual({ actors: 'tb_actors', timers: 'tb_timers', engine: 'tb_engine', shards: 'tb_shards' });
+  });
+
+  it('internal shard subjects: per-shard inbox and request subjects, answers keep their provider', () => {
+    expect(Subjects.shardDelivery(7)).toBe('tb.shard.7.deliver');
+    expect(Subjects.shardAnswer(7, 'P1')).toBe('tb.shard.7.answer.P1');
+    expect(Subjects.shardRequest(7, 'start')).toBe('tb.internal.shard.7.start');
+    expect(Subjects.shardRequest(7, '*')).toBe('tb.internal.shard.7.*');
+    expect(() => Subjects.shardAnswer(7, 'a.b')).toThrow(/provider/);
   });
 });
 

@@ -86,7 +86,7 @@ describe('evidence', () => {
     const info = await jsm.streams.info('TB_TRAILS');
     await jsm.streams.update('TB_TRAILS', { ...info.config, duplicate_window: 100_000_000 });
     const meta = await new Kvm(t.nc).open('tb_engine');
-    await meta.put('checkpoint.actors', '0');
+    for await (const key of await meta.keys('checkpoint.shard.>')) await meta.put(key, '0');
     const waitedPastWindow = Date.now() + 300;
     await check(() => Date.now() > waitedPastWindow, 2000, { name: 'the duplicate window to pass' });
     engine = await Engine.start({ servers: t.ns.url, logger: quiet, hopDeadline: '5s' });
