@@ -48,6 +48,8 @@ interface Entry<A, C> {
   retryTimer: NodeJS.Timeout | undefined;
   /** Commands up to this id came from a stored outbox that may have run before (recovery). */
   replayUpTo: number;
+  /** The shard epoch under which this copy was loaded or written; another epoch means reload. */
+  epoch: number;
 }
 
 interface QueuedDelivery<A, E> {
@@ -77,6 +79,8 @@ export interface ShardGuard {
   shardOf(id: string): number;
   /** The stamp to write under; throws `NotOwnerError` when this engine may not write the shard now. */
   stamp(shard: number): WriterStamp;
+  /** The current epoch of a shard held here, without throwing. */
+  epochNow(shard: number): number | undefined;
   /** A stored record carries a newer epoch than ours: another engine owns the shard now. */
   superseded(shard: number): void;
 }
@@ -265,6 +269,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       executing: false,
       retryTimer: undefined,
       replayUpTo: 0,
+      epoch: 0,
     };
   }
 
@@ -291,12 +296,22 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       ...(entry.extra === undefined ? {} : { extra: entry.extra }),
     };
     const key = actorKey(this.spec.kind, id);
+    const bytes = encodeRecord(record as ActorRecord);
+    try {
+      // Checked again right before the write: encoding a large record takes time, and the
+      // lease must still be fresh when the write leaves.
+      if (this.deps.shards.stamp(shard).epoch !== writer.epoch) throw new NotOwnerError(`shard ${shard} changed epoch`);
+    } catch (err) {
+      this.drop(id);
+      throw err;
+    }
+    entry.epoch = writer.epoch;
     const token = this.deps.checkpoint.begin(shard);
     try {
       entry.revision =
         entry.revision === 0 && created
-          ? await this.deps.actors.create(key, encodeRecord(record as ActorRecord))
-          : await this.deps.actors.update(key, encodeRecord(record as ActorRecord), entry.revision);
+          ? await this.deps.actors.create(key, bytes)
+          : await this.deps.actors.update(key, bytes, entry.revision);
     } catch (err) {
       // The live actor is now ahead of the store: drop it so the next attempt starts from KV.
       this.drop(id);
@@ -312,7 +327,9 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     this.deps.checkpoint.written(token, entry.revision);
     entry.tokens.push({ token, upTo });
     entry.lastUsed = this.deps.clock.now();
-    if (!this.live.has(id)) {
+    // Kept in memory only while the shard is still ours under the same epoch: a copy cached
+    // across a loss of the shard would hide writes made by the other owner meanwhile.
+    if (!this.live.has(id) && this.deps.shards.epochNow(shard) === entry.epoch) {
       this.live.set(id, entry);
       this.evictIfFull();
     }
@@ -377,7 +394,12 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
   }
 
   private async load(id: string): Promise<Entry<A, C> | undefined> {
-    const cached = this.live.get(id);
+    let cached = this.live.get(id);
+    if (cached && cached.epoch !== this.deps.shards.epochNow(this.deps.shards.shardOf(id))) {
+      // Loaded under an earlier tenure of the shard: another engine may have written it since.
+      this.drop(id);
+      cached = undefined;
+    }
     if (cached) {
       cached.lastUsed = this.deps.clock.now();
       // Re-insert to keep the map in least-recently-used order.
@@ -409,6 +431,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     const actor = this.spec.restore(stored.record);
     actor.start();
     const entry = this.fresh(actor);
+    entry.epoch = mine.epoch;
     entry.revision = stored.revision;
     entry.extra = stored.record.extra;
     entry.nextCommandId = stored.record.nextCommandId;
@@ -450,10 +473,11 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     return true;
   }
 
+  /**
+   * Forgets the in-memory copy. Commands it already persisted keep being carried out (they
+   * are idempotent); otherwise they would wait for the next replay.
+   */
   private drop(id: string): void {
-    const entry = this.live.get(id);
-    if (!entry) return;
-    if (entry.retryTimer) clearTimeout(entry.retryTimer);
     this.live.delete(id);
   }
 
@@ -521,7 +545,6 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     for (const id of this.idsOfShard(shard)) {
       const entry = this.live.get(id);
       if (entry) {
-        if (entry.retryTimer) clearTimeout(entry.retryTimer);
         entry.actor.stop();
         this.live.delete(id);
       }

@@ -31,7 +31,7 @@ import {
 } from '../../protocol/index.js';
 import { loadOrCreateEngineKey, openKeyBucket, servePublicKey, type KeyService } from '../../evidence/index.js';
 import { OutboxCheckpoint } from './checkpoint.js';
-import { ensureError, NotOwnerError, RetryableError } from './errors.js';
+import { ensureError, NotOwnerError, RetryableError, ShardMovedError } from './errors.js';
 import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
 import { keysWrittenSince, readShardCheckpoint, writeShardCheckpoint, type SavedCheckpoint } from './recovery.js';
 import { TimerService } from './timer-service.js';
@@ -188,6 +188,7 @@ export class Engine implements AsyncDisposable {
         if (epoch === undefined) throw new NotOwnerError(`shard ${shard} is not held by engine ${o.engineId} now`);
         return { engine: o.engineId, epoch };
       },
+      epochNow: (shard) => (this.openShards.has(shard) ? this.leases.writable(shard) : undefined),
       superseded: (shard) => this.leases.superseded(shard),
     };
     const hostDeps = {
@@ -512,7 +513,7 @@ export class Engine implements AsyncDisposable {
       try {
         return await fn();
       } catch (err) {
-        if (ProtocolError.is(err)) throw err;
+        if (ProtocolError.is(err) || err instanceof ShardMovedError) throw err;
         if (this.state === 'stopped' || this.state === 'failed') throw err;
         if (Date.now() - started > RETRY_LIMIT_MS) throw err;
         const wait = err instanceof RetryableError ? err.retryAfterMs : Math.min(2000, 100 * 2 ** attempt);
@@ -557,7 +558,8 @@ export class Engine implements AsyncDisposable {
       const heartbeat = setInterval(() => m.working(), ANSWER_ACK_WAIT_MS / 2);
       const outcome = await this.retrying(async () => {
         if (!this.isOpen(shard)) {
-          if (forwarded) throw new NotOwnerError(`shard ${shard} moved while its answer was handled`);
+          // Not retried here: the shard's new owner reads this inbox, so the message goes back at once.
+          if (forwarded) throw new ShardMovedError(`shard ${shard} moved while its answer was handled`);
           await this.js.publish(Subjects.shardAnswer(shard, subjectProvider), m.data, { msgID: `answer.${m.seq}` });
           return 'forwarded' as const;
         }
@@ -573,6 +575,10 @@ export class Engine implements AsyncDisposable {
         this.counters.answersRejected++;
         await this.reject(subjectProvider, err, hopId);
         m.ack();
+        return;
+      }
+      if (err instanceof ShardMovedError) {
+        m.nak();
         return;
       }
       // Not acked: redelivered after ack_wait, by which time NATS, the store or the shard's owner is back.
@@ -659,8 +665,10 @@ export class Engine implements AsyncDisposable {
     if (current <= work.checkpoint.sequence) return;
     const revision = await writeShardCheckpoint(this.topology.meta, shard, current, work.checkpoint.revision);
     if (revision === undefined) {
-      this.logger.warn({ shard }, 'shard checkpoint written by another engine; this one stops saving it');
-      work.checkpoint = { sequence: Number.MAX_SAFE_INTEGER, revision: 0 };
+      // The previous owner's last save landed after we read the key. What it recorded was carried
+      // out, and what we owe is still pending here, so our next save, over its revision, is right.
+      work.checkpoint = await readShardCheckpoint(this.topology.meta, shard);
+      this.logger.debug({ shard, sequence: work.checkpoint.sequence }, 'shard checkpoint was saved by its previous owner meanwhile');
       return;
     }
     work.checkpoint = { sequence: current, revision };
@@ -673,6 +681,7 @@ export class Engine implements AsyncDisposable {
    * and its outbox carried out; then the shard's inbox and request subject are served.
    */
   private async onShardsAcquired(list: { shard: number; epoch: number }[]): Promise<void> {
+    if (list.length === 0) return;
     const started = performance.now();
     const wanted = new Set(list.map((l) => l.shard));
     const saved = new Map(await Promise.all(list.map(async ({ shard }) => [shard, await readShardCheckpoint(this.topology.meta, shard)] as const)));

@@ -49,6 +49,11 @@ export class NotOwnerError extends RetryableError {
   }
 }
 
+/** A message on a shard's inbox reached an engine that no longer holds the shard: hand it back. */
+export class ShardMovedError extends Error {
+  override name = 'ShardMovedError';
+}
+
 /** Turns anything thrown into an Error, keeping the original as `cause`. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

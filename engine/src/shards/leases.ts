@@ -38,6 +38,9 @@ interface HeldLease {
   /** When the last successful acquire or renew was sent (monotonic). */
   renewSentAt: number;
   phase: ShardPhase;
+  /** Taken from an engine that stopped renewing (not handed over). */
+  takenOver: boolean;
+  acquiredAt: number;
 }
 
 interface Observed {
@@ -48,8 +51,12 @@ interface Observed {
   seenAt: number;
 }
 
-/** Writes stop at this fraction of the lease, so a write in flight lands before anyone may take over. */
-const WRITE_MARGIN = 0.8;
+/**
+ * Writes stop at this fraction of the lease after the last renewal was sent; another engine
+ * takes over at the earliest a whole lease after it saw that renewal, and then waits out the
+ * rest of the lease before reading the shard, so a write already on its way has landed.
+ */
+const WRITE_MARGIN = 0.6;
 
 const CONFIG_KEY = 'config';
 const memberKey = (id: string) => `member.${id}`;
@@ -110,6 +117,9 @@ export class ShardLeases {
       }
     })().catch((err: unknown) => this.o.logger.warn({ err }, 'shard table watch ended'));
     await this.announce();
+    for (const until = this.o.monotonic() + this.o.leaseMs; !this.viewIsCurrent() && this.o.monotonic() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await this.reconcile();
     await this.settled();
     this.ticker = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.o.leaseMs / 4)));
@@ -201,6 +211,16 @@ export class ShardLeases {
     );
   }
 
+  /**
+   * Whether this engine's view of the table is current: the watch has delivered our own last
+   * announcement. A process that stalled (GC, overload) sees every key as old; it must not
+   * conclude from that that the others are dead.
+   */
+  private viewIsCurrent(): boolean {
+    const own = this.observed.get(memberKey(this.o.engineId));
+    return own !== undefined && own.revision >= this.memberRevision;
+  }
+
   /** Engines seen renewing within the last lease period, this one included (unless stopping). */
   liveMembers(): string[] {
     const now = this.o.monotonic();
@@ -215,6 +235,7 @@ export class ShardLeases {
   }
 
   private async reconcile(): Promise<void> {
+    if (!this.stopping && !this.viewIsCurrent()) return;
     const members = this.liveMembers();
     const desired = assignShards(members, this.o.shardCount);
     const now = this.o.monotonic();
@@ -225,7 +246,9 @@ export class ShardLeases {
       const owner = desired[shard];
       if (mine) {
         if (mine.phase !== 'ready') continue;
-        if (this.stopping || (owner !== undefined && owner !== this.o.engineId && members.includes(owner))) toRelease.push(shard);
+        // Kept for at least a lease period once acquired, so views that briefly differ do not bounce it.
+        const settled = now - mine.acquiredAt >= this.o.leaseMs;
+        if (this.stopping || (settled && owner !== undefined && owner !== this.o.engineId && members.includes(owner))) toRelease.push(shard);
         continue;
       }
       if (this.stopping || owner !== this.o.engineId) continue;
@@ -247,13 +270,15 @@ export class ShardLeases {
     const sentAt = this.o.monotonic();
     try {
       let revision: number;
+      // From another engine that stopped renewing; a lease under our own id was left by a dead process of ours.
+      const takenOver = lease !== undefined && lease.operation === 'PUT' && lease.value !== undefined && lease.value['owner'] !== this.o.engineId;
       if (!lease) {
         revision = await this.o.kv.create(leaseKey(shard), this.leaseValue(0));
       } else {
         revision = await this.o.kv.update(leaseKey(shard), this.leaseValue(0), lease.revision);
       }
       // The acquiring write's revision is the epoch; it is written into the lease by the next renewal.
-      const held: HeldLease = { shard, epoch: revision, revision, renewSentAt: sentAt, phase: 'acquiring' };
+      const held: HeldLease = { shard, epoch: revision, revision, renewSentAt: sentAt, phase: 'acquiring', takenOver, acquiredAt: sentAt };
       this.held.set(shard, held);
       return held;
     } catch (err) {
@@ -263,8 +288,10 @@ export class ShardLeases {
   }
 
   private runAcquired(leases: HeldLease[]): void {
-    const work = this.o.callbacks
-      .acquired(leases.map((l) => ({ shard: l.shard, epoch: l.epoch })))
+    // After a take-over, the old owner may have a write on its way for a little longer.
+    const grace = leases.some((l) => l.takenOver) ? Math.ceil(this.o.leaseMs * (1 - WRITE_MARGIN)) : 0;
+    const work = new Promise((resolve) => setTimeout(resolve, grace))
+      .then(() => this.o.callbacks.acquired(leases.filter((l) => this.held.get(l.shard) === l).map((l) => ({ shard: l.shard, epoch: l.epoch }))))
       .then(() => {
         for (const l of leases) if (this.held.get(l.shard) === l) l.phase = 'ready';
         this.o.logger.info({ shards: leases.map((l) => l.shard), engine: this.o.engineId }, 'shards acquired');
