@@ -60,6 +60,13 @@ export interface EngineFleetOptions {
   readyTimeoutMs?: number;
   /** The built CLI to run. @default dist/cli/robotrace.js next to this module */
   cli?: string;
+  /**
+   * Start the first engine alone and the others once it is running. On a fresh cluster the first engine
+   * creates every replicated stream and bucket; engines racing to create the same R3 assets can time out
+   * on a small machine.
+   * @default true
+   */
+  firstAlone?: boolean;
 }
 
 /** Engine child processes started together; stop them with `stop()`. */
@@ -175,16 +182,17 @@ function levelOf(line: string): number {
 }
 
 /**
- * Starts one `robotrace engine` child process per entry (all at once) and resolves once every one has
- * logged that it is running. If one fails, all are stopped and its error is thrown.
+ * Starts one `robotrace engine` child process per entry (the first alone, see `firstAlone`, then the
+ * rest at once) and resolves once every one has logged that it is running. If one fails, all are stopped and its error is thrown.
  *
  * @throws EngineStartError when an engine exits early or is not running in time.
  */
 export async function startEngines(options: EngineFleetOptions): Promise<EngineFleet> {
-  const { logger, logDir, readyTimeoutMs = 60_000, cli = DEFAULT_CLI } = options;
+  const { logger, logDir, readyTimeoutMs = 60_000, cli = DEFAULT_CLI, firstAlone = true } = options;
   installExitHook();
   if (logDir !== undefined) await mkdir(logDir, { recursive: true });
-  const engines = options.engines.map(({ id, args }) => {
+  const engines: EngineChildImpl[] = [];
+  const spawnOne = ({ id, args }: { id: string; args: string[] }): EngineChildImpl => {
     const child = spawn(process.execPath, [cli, 'engine', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       // `info` at least: readiness is read from the log.
@@ -192,13 +200,18 @@ export async function startEngines(options: EngineFleetOptions): Promise<EngineF
     });
     live.add(child);
     const logFile = logDir === undefined ? undefined : createWriteStream(path.join(logDir, `${id}.log`), { flags: 'a' });
-    return new EngineChildImpl(id, child, logger, logFile, readyTimeoutMs);
-  });
+    const engine = new EngineChildImpl(id, child, logger, logFile, readyTimeoutMs);
+    engines.push(engine);
+    return engine;
+  };
   const stop = async (graceMs = 10_000): Promise<void> => {
     await Promise.all(engines.map((e) => e.stop(graceMs)));
   };
+  const [first, ...rest] = options.engines;
   try {
-    await Promise.all(engines.map((e) => e.ready()));
+    if (firstAlone && first !== undefined) await spawnOne(first).ready();
+    const remaining = firstAlone ? rest : options.engines;
+    await Promise.all(remaining.map((spec) => spawnOne(spec).ready()));
   } catch (err) {
     await stop(2_000);
     throw err;
