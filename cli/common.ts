@@ -8,14 +8,24 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 /** `--nats URL`, shared by every command. */
 export function natsOption(): Option {
-  return new Option('--nats <url>', 'NATS server URL').env('NATS_URL').default(DEFAULT_NATS_URL);
+  return new Option('--nats <url>', 'NATS server URL (several servers of one cluster: comma-separated)').env('NATS_URL').default(DEFAULT_NATS_URL);
 }
 
-export async function connectTo(url: string, name: string): Promise<NatsConnection> {
+/**
+ * `--nats` / `NATS_URL` may list several servers of one cluster, comma-separated; the client needs them
+ * as an array (nats.js does not split a string), so it can fail over between them.
+ */
+export function parseServers(value: string | readonly string[]): string[] {
+  const parts = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(','));
+  return parts.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export async function connectTo(url: string | readonly string[], name: string): Promise<NatsConnection> {
+  const servers = parseServers(url);
   try {
-    return await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+    return await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
   } catch (cause) {
-    throw new CliError(`cannot connect to NATS at ${url}: ${(cause as Error).message} (start one with \`robotrace nats\`)`);
+    throw new CliError(`cannot connect to NATS at ${servers.join(',')}: ${(cause as Error).message} (start one with \`robotrace nats\`)`);
   }
 }
 

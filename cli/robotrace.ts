@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { CliError, describeError } from './common.js';
+import { clusterCommand } from './commands/cluster.js';
 import { demoCommand } from './commands/demo.js';
 import { engineCommand } from './commands/engine.js';
 import { natsCommand } from './commands/nats.js';
@@ -25,6 +26,7 @@ const program = new Command('robotrace')
 for (const command of [
   demoCommand(),
   natsCommand(),
+  clusterCommand(),
   engineCommand(),
   simCommand(),
   traceCommand(),

@@ -8,6 +8,8 @@ export const LocalNatsErrorCode = {
   UnsupportedVersion: 'NATS_SERVER_UNSUPPORTED_VERSION',
   /** The process exited, or did not become ready, before the deadline. */
   StartFailed: 'NATS_SERVER_START_FAILED',
+  /** A local cluster's nodes did not all start, or JetStream formed no meta group with every node current. */
+  ClusterStartFailed: 'NATS_CLUSTER_START_FAILED',
 } as const;
 export type LocalNatsErrorCode = (typeof LocalNatsErrorCode)[keyof typeof LocalNatsErrorCode];
 
@@ -86,5 +88,25 @@ export class NatsServerStartError extends Error {
 
   static is(err: unknown): err is NatsServerStartError {
     return isNamed(err, 'NatsServerStartError', LocalNatsErrorCode.StartFailed);
+  }
+}
+
+/**
+ * A local cluster did not form: a node failed to start, or JetStream elected no meta leader with
+ * every running node current before the deadline. The failing node's error, if any, is the `cause`.
+ */
+export class NatsClusterStartError extends Error {
+  override readonly name = 'NatsClusterStartError';
+  readonly code = LocalNatsErrorCode.ClusterStartFailed;
+  /** Name of the node that failed, when one did. */
+  readonly node: string | undefined;
+
+  constructor(reason: string, options: { node?: string; cause?: unknown } = {}) {
+    super(reason, options.cause === undefined ? undefined : { cause: options.cause });
+    this.node = options.node;
+  }
+
+  static is(err: unknown): err is NatsClusterStartError {
+    return isNamed(err, 'NatsClusterStartError', LocalNatsErrorCode.ClusterStartFailed);
   }
 }

@@ -123,13 +123,111 @@ export interface LocalNats extends AsyncDisposable {
    * Idempotent; safe after `kill()`.
    */
   stop(): Promise<void>;
-  /** SIGKILL now (a crash, for fault tests) and wait for the exit. Keeps the store. */
-  kill(): Promise<void>;
+  /**
+   * SIGKILL now (a crash, for fault tests) and wait for the exit. Keeps the store.
+   * `'SIGTERM'` asks for a clean shutdown instead (escalated to SIGKILL after 5 s).
+   * @default 'SIGKILL'
+   */
+  kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /**
    * Start again on the same port with the same store, and wait for readiness.
    * A running server is stopped gracefully first. Retries while the port is still taken.
    */
   restart(): Promise<void>;
+  /** Same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of {@link startLocalCluster}. */
+export interface LocalClusterOptions {
+  /**
+   * Number of nats-servers. JetStream needs a majority for its meta group, so 3 survives one node down.
+   * @default 3
+   */
+  size?: number;
+  /**
+   * Cluster name (`cluster { name }`); node `i` (1-based) is named `<name>-<i>`.
+   * @default 'robotrace-local-<random hex>'
+   */
+  name?: string;
+  /**
+   * Directory holding one store directory per node (`<storeRoot>/<node name>`); it is never removed.
+   * When omitted, a fresh directory under `os.tmpdir()` is created and removed by `stop()`.
+   * @default a new temp dir
+   */
+  storeRoot?: string;
+  /** Receives lifecycle events of every node. @default no logging */
+  logger?: LocalNatsLogger;
+  /**
+   * Install the binary when missing (see {@link EnsureNatsServerOptions.install}).
+   * @default false
+   */
+  install?: boolean;
+  /**
+   * Deadline for the whole cluster to form (all nodes ready, a meta leader, every node current), in ms.
+   * @default 30000
+   */
+  startTimeoutMs?: number;
+}
+
+/** One nats-server of a {@link LocalCluster}. */
+export interface LocalClusterNode {
+  /** `server_name`, also its JetStream peer name: `<cluster name>-<i>`. */
+  readonly name: string;
+  /** Client URL `nats://127.0.0.1:PORT`; the same after `restart()`. */
+  readonly url: string;
+  /** Route URL other nodes dial, `nats-route://127.0.0.1:PORT`. */
+  readonly routeUrl: string;
+  /** Monitoring base URL (`/jsz`, `/healthz`, `/routez`), `http://127.0.0.1:PORT`. */
+  readonly monitorUrl: string;
+  /** Pid of the current process (changes on `restart()`). */
+  readonly pid: number;
+  /** This node's JetStream store directory; kept across `kill()` and `restart()`. */
+  readonly storeDir: string;
+  /** Lifecycle state of the process. */
+  readonly state: LocalNatsState;
+  /** Resolves when the current process exits; never rejects. */
+  readonly exited: Promise<LocalNatsExit>;
+  /**
+   * Signal the process and wait for it to exit. `'SIGKILL'` is a real crash (for fault tests); the store
+   * is kept so `restart()` can bring the node back.
+   * @default 'SIGKILL'
+   */
+  kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /**
+   * Start the node again with the same ports and store, and resolve once the meta leader lists it as a
+   * current peer (it rejoined). A running node is stopped gracefully first.
+   */
+  restart(): Promise<void>;
+}
+
+/**
+ * A JetStream cluster of local nats-servers started by {@link startLocalCluster}.
+ *
+ * @example
+ * ```ts
+ * await using cluster = await startLocalCluster({ size: 3 });
+ * const nc = await connect({ servers: cluster.urls });
+ * await jsm.streams.add({ name: 'S', subjects: ['s.>'], num_replicas: 3 });
+ * ```
+ */
+export interface LocalCluster extends AsyncDisposable {
+  /** Cluster name. */
+  readonly name: string;
+  /** Client URL of every node, in node order; pass them all so clients fail over. */
+  readonly urls: string[];
+  readonly nodes: readonly LocalClusterNode[];
+  /** Server version, e.g. `'2.9.10'`. */
+  readonly version: string;
+  /** Name of the current JetStream meta leader, asked of the running nodes; `undefined` when there is none. */
+  metaLeader(): Promise<string | undefined>;
+  /**
+   * Resolves once a meta leader exists and lists every running node as current.
+   * @throws NatsClusterStartError after `timeoutMs`.
+   */
+  waitFormed(timeoutMs?: number): Promise<void>;
+  /** Stop every node (SIGTERM, then SIGKILL after 5 s) and remove temp directories. Idempotent. */
+  stop(): Promise<void>;
   /** Same as `stop()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
