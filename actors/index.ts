@@ -30,6 +30,7 @@ export {
   reduceProvider,
   answerPercentile,
   providerTimerName,
+  providerInfo,
   DEFAULT_PROVIDER_POLICY,
   DEFAULT_FLAG_THRESHOLDS,
   deadlineFor,

@@ -10,6 +10,8 @@ export { systemClock, SimulatedClock } from './src/clock.js';
 export type { Clock } from './src/clock.js';
 export { EngineError, EngineErrorCode, TerminalError, RetryableError, ensureError } from './src/errors.js';
 export { toMs } from './src/duration.js';
+export { shardOf } from './src/shards/shard-of.js';
+export { assignShards } from './src/shards/assignment.js';
 export type { Duration } from './src/duration.js';
 export { checkServerVersion } from './src/topology.js';
 export { withSpan, Attr } from './src/tracing.js';

@@ -14,7 +14,7 @@ export {
   campaignToken,
   isSubjectToken,
 } from './src/subjects.js';
-export { OUTCOMES } from './src/messages.js';
+export { OUTCOMES, ATTESTATIONS, STIR_SHAKEN_CHECKS } from './src/messages.js';
 export type {
   E164,
   TracebackId,
@@ -34,6 +34,14 @@ export type {
   ForeignEntryAnswer,
   NotFoundAnswer,
   DisputeAnswer,
+  Attestation,
+  StirShaken,
+  ProviderInfo,
+  ProviderFlagSnapshot,
+  StirShakenCheck,
+  StirShakenFinding,
+  PassportClaims,
+  TrailStirShaken,
   ProtocolErrorMessage,
   Outcome,
   HopStatus,
@@ -61,6 +69,7 @@ export {
   validateAnswer,
 } from './src/validate.js';
 export { normalizeE164 } from './src/phone.js';
+export { parsePassport, checkPassport, trailStirShaken, isUuid, ANSWER_IDENTITY_MAX, IAT_TOLERANCE_MS } from './src/passport.js';
 export { newTracebackId, tracebackIdForRequest, parseTracebackId, parseHopId, hopIdOf } from './src/ids.js';
 export { errorMessage } from './src/error-message.js';
 export {

@@ -9,6 +9,7 @@ export { generateCalls, callDataOf } from './src/calls.js';
 export { buildCdrs, buildCdrIndexes, expectTraceback } from './src/cdrs.js';
 export { writeNetworkFiles, DIRECTORY_FILE } from './src/files.js';
 export { summarizeNetwork } from './src/summary.js';
+export { shakenAlongPath, simulatedIdentity, simulatedUuid, supportsShaken } from './src/shaken.js';
 export { CAMPAIGNS, campaignSpec } from './src/campaigns.js';
 export { US_AREA_CODES, randomUsNumber } from './src/phone.js';
 export { Rng, WeightedTable, hashString, mix32 } from './src/rng.js';

@@ -1,6 +1,6 @@
 export { providerMachine, createProvider, restoreProvider } from './machine.js';
 export type { ProviderActor } from './machine.js';
-export { reduceProvider, answerPercentile, providerTimerName } from './reduce.js';
+export { reduceProvider, answerPercentile, providerTimerName, providerInfo } from './reduce.js';
 export { DEFAULT_PROVIDER_POLICY, DEFAULT_FLAG_THRESHOLDS, deadlineFor, receivedAt, zonedTime, policyProblems } from './policy.js';
 export { PROVIDER_MACHINE_VERSION, FLAGS } from './types.js';
 export type {

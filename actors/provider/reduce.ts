@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { HopId, HopQuery } from '../../protocol/index.js';
+import type { HopId, HopQuery, ProviderInfo } from '../../protocol/index.js';
 import { deadlineFor } from './policy.js';
 import {
   FLAGS,
@@ -118,6 +118,24 @@ function evaluateFlags(step: Step, at: number): void {
       step.audit({ at, type: 'flag_raised', flag: name, detail: flag.reason });
     }
   }
+}
+
+/**
+ * The provider as the directory and its flags describe it now, for the trail. A copy built only
+ * from the context, in a fixed order, so the same context always gives the same snapshot.
+ */
+export function providerInfo(c: ProviderContext): ProviderInfo {
+  const d = c.directory;
+  const info: ProviderInfo = { verified: d.verified, flags: [] };
+  if (d.name !== undefined) info.name = d.name;
+  if (d.frn !== undefined) info.frn = d.frn;
+  if (d.ocn !== undefined) info.ocn = d.ocn;
+  info.rmdStatus = d.rmdStatus;
+  for (const name of FLAGS) {
+    const flag = c.flags[name];
+    if (flag) info.flags.push({ name, raisedAt: flag.raisedAt, reason: flag.reason });
+  }
+  return info;
 }
 
 /** Hands a closed hop's result, with its real timing, back to the traceback. */
@@ -252,6 +270,8 @@ export function reduceProvider(previous: ProviderContext, event: ProviderEventIn
       return event satisfies never;
   }
   if (step.commands.length > 0) evaluateFlags(step, event.at);
+  // After the flags: a trail shows a flag this very hop's strike raised (its raisedAt says so).
+  for (const command of step.commands) if (command.type === 'cmd.hopResult') command.providerInfo = providerInfo(c);
   return { context: c, commands: step.commands };
 }
 

@@ -1,4 +1,4 @@
-import type { Answer, HopId, HopQuery, Outcome, ProviderId, TracebackId } from '../../protocol/index.js';
+import type { Answer, HopId, HopQuery, Outcome, ProviderId, ProviderInfo, TracebackId } from '../../protocol/index.js';
 
 /** Version of the provider machine's persisted shape (see the traceback's for the rule). */
 export const PROVIDER_MACHINE_VERSION = 1;
@@ -187,7 +187,10 @@ export type ProviderCommand =
   | { type: 'cmd.hopQuery'; query: HopQuery }
   | { type: 'cmd.scheduleTimer'; timer: string; dueAt: number }
   | { type: 'cmd.cancelTimer'; timer: string }
-  /** Deliver the hop's result to its traceback actor. */
-  | { type: 'cmd.hopResult'; tracebackId: TracebackId; hopId: HopId; result: HopResult; timing: HopTiming }
+  /**
+   * Deliver the hop's result to its traceback actor, with the provider's directory entry and flags
+   * as they stood when the hop closed (absent in outboxes written before snapshots existed).
+   */
+  | { type: 'cmd.hopResult'; tracebackId: TracebackId; hopId: HopId; result: HopResult; timing: HopTiming; providerInfo?: ProviderInfo }
   | { type: 'cmd.publishFlag'; flag: Flag; state: 'raised' | 'cleared'; cleared?: ClearedFlag }
   | { type: 'cmd.providerAudit'; record: ProviderAudit };

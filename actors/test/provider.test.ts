@@ -17,6 +17,7 @@ import {
   deadlineFor,
   policyProblems,
   providerMachine,
+  providerInfo,
   providerTimerName,
   receivedAt,
   reduceProvider,
@@ -61,6 +62,9 @@ function query(n: number, hop = 1, provider: ProviderId = PID, askedAt = T0): Ho
 }
 
 const hid = (n: number, hop = 1): HopId => hopIdOf(tb(n), hop);
+
+/** The snapshot of the test provider's directory entry (see `input`) that every hop result carries. */
+const INFO = { name: 'Carrier Inc', rmdStatus: 'certified' as const, verified: true, flags: [] };
 
 // ---------------------------------------------------------------- events
 
@@ -273,6 +277,7 @@ describe('the 24-hour rule', () => {
         hopId: hid(1),
         result: { kind: 'missed' },
         timing: { askedAt: T0, deadline: T0 + DAY, remindedAt: [T0 + 12 * HOUR, r90] },
+        providerInfo: INFO,
       },
     ]);
     expect(ofType(d.log, 'cmd.hopQuery').map((c) => c.query.reminder)).toEqual([0, 1, 2]);
@@ -292,6 +297,7 @@ describe('the 24-hour rule', () => {
         hopId: hid(1),
         result: { kind: 'answered', answer: upstream('tsp-up' as ProviderId), answeredAt: at },
         timing: { askedAt: T0, deadline: T0 + DAY, remindedAt: [T0 + 12 * HOUR] },
+        providerInfo: INFO,
       },
       { type: 'cmd.providerAudit', record: { provider: PID, seq: 3, at, type: 'answered', hopId: hid(1), tracebackId: tb(1), detail: 'upstream' } },
     ]);
@@ -478,6 +484,7 @@ describe('business-hours clock (America/Chicago)', () => {
         hopId: hid(1),
         result: { kind: 'missed' },
         timing: { askedAt: sent, deadline: chi(2024, 5, 29, 8), remindedAt: [tuesday + 12 * HOUR, tuesday + Math.round(0.9 * DAY)] },
+        providerInfo: INFO,
       },
     ]);
   });
@@ -550,6 +557,7 @@ describe('missed deadlines', () => {
         hopId: hid(1),
         result: { kind: 'missed' },
         timing: { askedAt: T0, deadline: T0 + DAY, remindedAt: [] },
+        providerInfo: INFO,
       },
       { type: 'cmd.providerAudit', record: { provider: PID, seq: 2, at: T0 + DAY + 5 * MINUTE, type: 'missed', hopId: hid(1), tracebackId: tb(1) } },
     ]);
@@ -1155,7 +1163,7 @@ class Network {
         this.timers.delete(`${id} ${c.timer}`);
         break;
       case 'cmd.hopResult':
-        this.tracebacks.get(c.tracebackId)?.send({ type: 'HOP_RESULT', hopId: c.hopId, result: c.result, timing: c.timing, at: this.now });
+        this.tracebacks.get(c.tracebackId)?.send({ type: 'HOP_RESULT', hopId: c.hopId, result: c.result, timing: c.timing, ...(c.providerInfo ? { providerInfo: c.providerInfo } : {}), at: this.now });
         break;
       case 'cmd.publishFlag':
         this.published.push({ provider: id, flag: c.flag, state: c.state });
@@ -1337,5 +1345,76 @@ describe('with traceback actors', () => {
     expect(net.context(id).outcome).toBe('cancelled');
     expect(net.provider(SILENT).getSnapshot().context.strikes.noncooperative).toEqual([]);
     expect(net.provider(SILENT).getSnapshot().context.open).toEqual({});
+  });
+});
+
+// ====================================================================== provider snapshot in hop results
+
+describe('the provider snapshot in hop results (for trails)', () => {
+  it('carries the directory entry and the flags standing when the hop closed, including one this hop raised', () => {
+    const d = new Driver();
+    miss(d, 1, T0);
+    miss(d, 2, T0 + 3 * DAY);
+    const third = ofType(miss(d, 3, T0 + 6 * DAY), 'cmd.hopResult')[0];
+    const flag = { name: 'noncooperative' as const, raisedAt: T0 + 7 * DAY, reason: '3 missed traceback deadlines within 30 days (threshold 3)' };
+    expect(third?.providerInfo).toEqual({ ...INFO, flags: [flag] });
+    // Later hops keep showing it while it stands; the evidence list is not copied into the snapshot.
+    d.send(ask(4, T0 + 8 * DAY));
+    const answered = ofType(d.send(answer(4, originator(), T0 + 8 * DAY + HOUR)), 'cmd.hopResult')[0];
+    expect(answered?.providerInfo).toEqual({ ...INFO, flags: [flag] });
+    // Once cleared, it is gone from the next snapshot.
+    d.send(clearFlag('noncooperative', T0 + 9 * DAY));
+    d.send(ask(5, T0 + 9 * DAY));
+    expect(ofType(d.send(answer(5, originator(), T0 + 9 * DAY + HOUR)), 'cmd.hopResult')[0]?.providerInfo).toEqual(INFO);
+  });
+
+  it('lists flags in flag order with FRN, OCN and RMD status; a provider only named by another is unverified', () => {
+    const named = createProvider({ id: 'tsp-named', policy: DEFAULT_PROVIDER_POLICY, thresholds: DEFAULT_FLAG_THRESHOLDS, now: T0 });
+    const context = named.getSnapshot().context;
+    expect(providerInfo(context)).toEqual({ verified: false, rmdStatus: 'unknown', flags: [] });
+    const flagged: ProviderContext = {
+      ...context,
+      directory: { ...context.directory, name: 'Shady VoIP LLC', frn: '0012345678', ocn: '123A', rmdStatus: 'removed', verified: true },
+      flags: {
+        insufficient_records: { name: 'insufficient_records', raisedAt: T0 + 2, reason: 'r2', evidence: [] },
+        noncooperative: { name: 'noncooperative', raisedAt: T0 + 1, reason: 'r1', evidence: [{ tracebackId: tb(1), at: T0 }] },
+      },
+    };
+    expect(providerInfo(flagged)).toEqual({
+      name: 'Shady VoIP LLC',
+      frn: '0012345678',
+      ocn: '123A',
+      rmdStatus: 'removed',
+      verified: true,
+      flags: [
+        { name: 'noncooperative', raisedAt: T0 + 1, reason: 'r1' },
+        { name: 'insufficient_records', raisedAt: T0 + 2, reason: 'r2' },
+      ],
+    });
+    // A copy: changing the context later does not change a snapshot already taken.
+    const info = providerInfo(flagged);
+    flagged.flags.noncooperative!.reason = 'changed';
+    expect(info.flags[0]?.reason).toBe('r1');
+  });
+
+  it('each hop of a trail keeps the entry as it was when that hop closed, across a directory update and a miss', () => {
+    const net = new Network(T0);
+    net.provider(TERM).send({ type: 'UPDATE_DIRECTORY', entry: { name: 'Old Name Telecom', frn: '0000000001', verified: true, rmdStatus: 'certified' }, at: T0 });
+    const id = net.trace(1, TERM);
+    net.advance(T0 + HOUR);
+    net.answer(TERM, id, upstream(SILENT));
+    // The directory changes after the first hop closed: the trail must still show the old name.
+    net.provider(TERM).send({ type: 'UPDATE_DIRECTORY', entry: { name: 'New Name Telecom' }, at: net.now });
+    net.advance(net.now + 2 * DAY);
+    const context = net.context(id);
+    expect(context.outcome).toBe('noncooperative');
+    const trail = buildTrail(context);
+    expect(trail.hops.map((h) => h.providerInfo)).toEqual([
+      { name: 'Old Name Telecom', frn: '0000000001', rmdStatus: 'certified', verified: true, flags: [] },
+      // The non-responder: a snapshot too, taken when its deadline passed.
+      { rmdStatus: 'unknown', verified: false, flags: [] },
+    ]);
+    // Rebuilding (as a replay re-signs) gives the same trail.
+    expect(buildTrail(structuredClone(context))).toEqual(trail);
   });
 });

@@ -1,14 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createActor } from 'xstate';
-import { ErrorCode, OUTCOMES, PROTOCOL_VERSION, hopIdOf, newTracebackId, type Outcome } from '../../protocol/index.js';
+import { ErrorCode, OUTCOMES, PROTOCOL_VERSION, hopIdOf, newTracebackId, type ForeignEntryAnswer, type OriginatorAnswer, type Outcome, type ProviderInfo } from '../../protocol/index.js';
 import {
   DEFAULT_HOP_POLICY,
   TRACEBACK_MACHINE_VERSION,
   buildTrail,
   checkAnswer,
+  restoreTraceback,
   tracebackMachine,
   type TracebackCommand,
   type TracebackContext,
+  type TracebackEventIn,
 } from '../traceback/index.js';
 import {
   CALL,
@@ -1146,5 +1148,86 @@ describe('buildTrail', () => {
     expect(buildTrail(JSON.parse(JSON.stringify(ctx)) as TracebackContext)).toEqual(a);
     a.hops[0]?.remindedAt.push(0);
     expect(hopOf(ctx, 1).remindedAt).toEqual([T0 + 12 * HOUR]);
+  });
+});
+
+describe('provider snapshots and STIR/SHAKEN in the trail', () => {
+  const info = (name: string, flags: ProviderInfo['flags'] = []): ProviderInfo => ({ name, frn: '0012345678', ocn: '123A', rmdStatus: 'certified', verified: true, flags });
+  const withInfo = (event: TracebackEventIn, providerInfo: ProviderInfo): TracebackEventIn => ({ ...event, providerInfo }) as TracebackEventIn;
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const ORIGID = '3f1c2a9e-8b7d-4c6e-9a5f-0e1d2c3b4a59';
+  function identity(patch: Record<string, unknown> = {}): string {
+    const header = { alg: 'ES256', typ: 'passport', ppt: 'shaken', x5u: 'https://cert.example.org/sti.pem' };
+    const claims = { attest: 'A', dest: { tn: [CALL.called.slice(1)] }, iat: Math.floor(CALL.time / 1000) + 1, orig: { tn: CALL.calling.slice(1) }, origid: ORIGID, ...patch };
+    return `${b64(header)}.${b64(claims)}.${Buffer.alloc(64, 1).toString('base64url')}`;
+  }
+
+  it('stores the snapshot of every answered and missed hop and copies it into the trail hop', () => {
+    const flagged = info('Silent Wholesale Inc', [{ name: 'noncooperative', raisedAt: T0 + 3 * HOUR, reason: '3 missed traceback deadlines within 30 days (threshold 3)' }]);
+    const h = start();
+    h.send(withInfo(answerCurrent(h.context(), upstream(p(1)), T0 + HOUR), info('Terminating Co')));
+    h.send(withInfo(missCurrent(h.context()), flagged));
+    expect(h.context().hops.map((x) => x.providerInfo)).toEqual([info('Terminating Co'), flagged]);
+    const trail = buildTrail(h.context());
+    expect(trail.outcome).toBe('noncooperative');
+    expect(trail.hops.map((x) => x.providerInfo)).toEqual([info('Terminating Co'), flagged]);
+    // The end provider's flags at the time are the last hop's.
+    expect(trail.hops.at(-1)?.providerInfo?.flags.map((f) => f.name)).toEqual(['noncooperative']);
+    // A copy: changing the trail does not change the actor's context.
+    trail.hops[1]!.providerInfo!.flags[0]!.reason = 'changed';
+    expect(hopOf(h.context(), 2).providerInfo?.flags[0]?.reason).toBe(flagged.flags[0]!.reason);
+  });
+
+  it('a result without a snapshot (an older provider outbox) leaves the field out', () => {
+    const h = start();
+    h.send(answerCurrent(h.context(), originator(), T0 + HOUR));
+    expect(hopOf(h.context(), 1)).not.toHaveProperty('providerInfo');
+    expect(buildTrail(h.context()).hops[0]).not.toHaveProperty('providerInfo');
+    expect(buildTrail(h.context()).hops[0]).not.toHaveProperty('stirShaken');
+  });
+
+  it('a snapshot persisted before these fields existed restores and ends with a trail that has them only where given', () => {
+    const h = start();
+    h.send(answerCurrent(h.context(), upstream(p(1)), T0 + HOUR));
+    const old = JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot())) as { context: { hops: Record<string, unknown>[] } };
+    for (const hop of old.context.hops) delete hop['providerInfo'];
+    const restored = restore(restoreTraceback(old as never));
+    restored.send(withInfo(answerCurrent(restored.context(), originator(), T0 + 2 * HOUR), info('Origin VoIP')));
+    const trail = buildTrail(restored.context());
+    expect(trail.outcome).toBe('origin_found');
+    expect(trail.hops[0]).not.toHaveProperty('providerInfo');
+    expect(trail.hops[1]?.providerInfo).toEqual(info('Origin VoIP'));
+  });
+
+  it('puts the declared STIR/SHAKEN data, the PASSporT claims and the checks against the call on the hop', () => {
+    const h = start();
+    const signedBy = { attestation: 'A' as const, origId: ORIGID, identity: identity() };
+    h.send(answerCurrent(h.context(), upstream(p(1), { stirShaken: { attestation: 'A', origId: ORIGID } }), T0 + HOUR));
+    h.send(answerCurrent(h.context(), { ...(originator() as OriginatorAnswer), stirShaken: signedBy }, T0 + 2 * HOUR));
+    const [first, second] = buildTrail(h.context()).hops;
+    expect(first?.stirShaken).toEqual({ attestation: 'A', origId: ORIGID, findings: [] });
+    expect(second?.stirShaken).toMatchObject({
+      attestation: 'A',
+      origId: ORIGID,
+      passport: { alg: 'ES256', x5u: 'https://cert.example.org/sti.pem', attest: 'A', origid: ORIGID, origTn: CALL.calling.slice(1), destTn: [CALL.called.slice(1)], signatureVerified: false },
+    });
+    expect(second?.stirShaken?.findings.map((f) => [f.check, f.ok])).toEqual([
+      ['attest', true],
+      ['origid', true],
+      ['orig_tn', true],
+      ['dest_tn', true],
+      ['iat', true],
+    ]);
+    // The answer is kept verbatim, Identity header included; the trail does not repeat the header.
+    expect(second?.answer).toEqual({ ...(originator() as OriginatorAnswer), stirShaken: signedBy });
+    expect(second?.stirShaken).not.toHaveProperty('identity');
+  });
+
+  it('flags a PASSporT that does not fit the call: another caller ID, signed long before the call, attested B', () => {
+    const h = start();
+    const stirShaken = { attestation: 'A' as const, origId: ORIGID, identity: identity({ attest: 'B', orig: { tn: '12025550199' }, iat: Math.floor(CALL.time / 1000) - 3600 }) };
+    h.send(answerCurrent(h.context(), { ...(foreignEntry() as ForeignEntryAnswer), stirShaken }, T0 + HOUR));
+    const findings = buildTrail(h.context()).hops[0]?.stirShaken?.findings ?? [];
+    expect(findings.filter((f) => !f.ok).map((f) => f.check)).toEqual(['attest', 'orig_tn', 'iat']);
   });
 });

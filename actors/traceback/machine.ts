@@ -69,6 +69,11 @@ function upstreamOf(event: TracebackEventIn): ProviderId | undefined {
   return event.result.answer.provider;
 }
 
+/** The provider snapshot of a result, as a patch that leaves the field out when there is none. */
+function providerOf(event: TracebackEventIn): Pick<HopRecord, 'providerInfo'> {
+  return event.type === 'HOP_RESULT' && event.providerInfo !== undefined ? { providerInfo: event.providerInfo } : {};
+}
+
 function withCurrentHop(context: TracebackContext, patch: Partial<HopRecord>): HopRecord[] {
   const hops = context.hops.slice();
   hops[hops.length - 1] = { ...currentHop(context), ...patch };
@@ -155,7 +160,7 @@ export const tracebackMachine = setup({
       const answer = event.result.answer;
       enqueue.assign({
         eventSeq: seq,
-        hops: withCurrentHop(context, { ...event.timing, status: 'answered', answeredAt: event.result.answeredAt, answer }),
+        hops: withCurrentHop(context, { ...event.timing, status: 'answered', answeredAt: event.result.answeredAt, answer, ...providerOf(event) }),
       });
       enqueue.emit({
         type: 'cmd.audit',
@@ -171,7 +176,7 @@ export const tracebackMachine = setup({
       if (event.type !== 'HOP_RESULT') return;
       const hop = currentHop(context);
       const seq = context.eventSeq + 1;
-      enqueue.assign({ eventSeq: seq, hops: withCurrentHop(context, { ...event.timing, status: 'missed' }) });
+      enqueue.assign({ eventSeq: seq, hops: withCurrentHop(context, { ...event.timing, status: 'missed', ...providerOf(event) }) });
       enqueue.emit({
         type: 'cmd.audit',
         record: { tracebackId: context.tracebackId, seq, at: event.at, type: 'missed', state: 'asking', hopId: hop.hopId, provider: hop.provider },

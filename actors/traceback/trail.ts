@@ -1,7 +1,11 @@
-import { PROTOCOL_VERSION, type Trail, type TrailHop } from '../../protocol/index.js';
+import { PROTOCOL_VERSION, trailStirShaken, type CallData, type ProviderInfo, type Trail, type TrailHop } from '../../protocol/index.js';
 import type { HopRecord, TracebackContext } from './types.js';
 
-function trailHop(h: HopRecord): TrailHop {
+function copyInfo(info: ProviderInfo): ProviderInfo {
+  return { ...info, flags: info.flags.map((f) => ({ ...f })) };
+}
+
+function trailHop(h: HopRecord, call: CallData): TrailHop {
   const hop: TrailHop = {
     hop: h.hop,
     hopId: h.hopId,
@@ -15,6 +19,11 @@ function trailHop(h: HopRecord): TrailHop {
   if (h.downstream !== undefined) hop.downstream = h.downstream;
   if (h.answeredAt !== undefined) hop.answeredAt = h.answeredAt;
   if (h.answer !== undefined) hop.answer = h.answer;
+  if (h.providerInfo !== undefined) hop.providerInfo = copyInfo(h.providerInfo);
+  // Derived from the stored answer and call, so a rebuilt trail carries the same claims and findings.
+  if (h.answer !== undefined && h.answer.type !== 'not_found' && h.answer.stirShaken !== undefined) {
+    hop.stirShaken = trailStirShaken(h.answer.stirShaken, call);
+  }
   return hop;
 }
 
@@ -36,7 +45,7 @@ export function buildTrail(context: TracebackContext): Trail {
     endedAt: context.endedAt,
     outcome: context.outcome,
     reason: context.reason ?? context.outcome,
-    hops: context.hops.map(trailHop),
+    hops: context.hops.map((h) => trailHop(h, context.call)),
     endProvider: last.provider,
   };
   if (last.answer?.type === 'originator') {

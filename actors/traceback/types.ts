@@ -6,6 +6,7 @@ import type {
   HopStatus,
   Outcome,
   ProviderId,
+  ProviderInfo,
   TracebackEvent,
   TracebackId,
 } from '../../protocol/index.js';
@@ -52,6 +53,8 @@ export interface HopRecord {
   answeredAt?: number;
   status: HopStatus;
   answer?: Answer;
+  /** The provider's directory entry and flags when the hop closed, as its actor reported them. */
+  providerInfo?: ProviderInfo;
 }
 
 export interface TracebackInput {
@@ -81,8 +84,11 @@ export interface TracebackContext {
 
 /** Inbound events. Every event carries the engine's clock reading `at`. */
 export type TracebackEventIn =
-  /** The provider actor reports how the hop ended: answered, or deadline missed. */
-  | { type: 'HOP_RESULT'; hopId: HopId; result: HopResult; timing: HopTiming; at: number }
+  /**
+   * The provider actor reports how the hop ended: answered, or deadline missed, with a snapshot of
+   * its directory entry and flags (absent from providers of older engines).
+   */
+  | { type: 'HOP_RESULT'; hopId: HopId; result: HopResult; timing: HopTiming; providerInfo?: ProviderInfo; at: number }
   | { type: 'CANCEL'; reason: string; by: string; at: number };
 
 /** An audit record before the engine wraps it into a `TracebackEvent` message. */

@@ -107,7 +107,7 @@ export interface EngineChild extends Child {
   spawnedAt: number;
   /** When the `engine running` line arrived (ms since epoch). */
   readyAt: number;
-  /** The start-up log lines (`outbox recovery done`, `engine running`), parsed. */
+  /** The start-up log lines (`shards recovered`, `engine running`), parsed. */
   startup: Record<string, unknown>[];
 }
 
@@ -142,7 +142,7 @@ export async function spawnEngine(natsUrl: string, args: string[], options: Spaw
     child,
     'engine',
     (line) => {
-    if (line.includes('"msg":"engine running"') || line.includes('"msg":"outbox recovery done"')) {
+    if (line.includes('"msg":"engine running"') || line.includes('"msg":"shards recovered"')) {
       try {
         startup.push(JSON.parse(line) as Record<string, unknown>);
       } catch {

@@ -261,7 +261,7 @@ export function markdown(r: BenchResult): string {
         [
           ['tracebacks (started with carriers offline, then answered at once)', `${n0(c.tracebacks)} of ${n0(c.requested)} asked for (${c.routeHops}-hop routes; ${n0(c.startSeconds)} s to start)`],
           ['in flight at kill -9 / hops done', `${n0(c.inFlightAtKill)} / ${n0(c.hopsDoneAtKill)} of ${n0(c.hopsTotal)}`],
-          ['kill → engine ready (`engine running`)', `${round(c.killToReadyMs / 1000, 2)} s (spawn → outbox recovery done: ${round(c.spawnToRecoveredMs / 1000, 2)} s)`],
+          ['kill → engine ready (`engine running`)', `${round(c.killToReadyMs / 1000, 2)} s (spawn → shards recovered: ${round(c.spawnToRecoveredMs / 1000, 2)} s)`],
           ['kill → processing resumes (first answer applied and acked)', `${round(c.killToResumeMs / 1000, 2)} s`],
           ['kill → all finished', `${round(c.killToAllDoneMs / 1000, 1)} s${c.allDone ? '' : ` (${n0(c.unfinished)} NOT finished within the budget)`}`],
           ['hops/s before / after the kill', `${n0(c.hopsPerSecondBefore)} / ${n0(c.hopsPerSecondAfter)}`],

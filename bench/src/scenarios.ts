@@ -418,7 +418,7 @@ export interface RecoveryResult {
   inFlightAtKill: number;
   /** kill -9 → the new engine process is spawned (the benchmark restarts it at once). */
   killToSpawnMs: number;
-  /** spawn → `outbox recovery done` (node start, connect, topology, every timer loaded, outboxes replayed). */
+  /** spawn → `shards recovered` (node start, connect, topology, every timer loaded, outboxes replayed). */
   spawnToRecoveredMs: number;
   /** kill -9 → the new engine logs `engine running` (timers loaded, outboxes replayed). */
   killToReadyMs: number;
@@ -492,7 +492,7 @@ export async function recoveryScenario(o: BenchOptions): Promise<RecoveryResult>
     const missing = run.ids.filter((id) => (env.watcher.perId.get(id) ?? 0) === 0).length;
     const lost = allDone ? missing : 0;
     const hopsAfter = (await acked()) - hopsDoneAtKill;
-    const recovered = engine.startup.find((s) => s['msg'] === 'outbox recovery done');
+    const recovered = engine.startup.find((s) => s['msg'] === 'shards recovered');
     let diagnostics: RecoveryResult['diagnostics'];
     if (!allDone) {
       const c = await env.takeCarriers().catch(() => ({ received: -1, answered: -1 }));

@@ -4,8 +4,8 @@
  *
  * The CSV formats are documented in `carrier/CDR.md`.
  */
-import { isSubjectToken, normalizeE164 } from '../../protocol/index.js';
-import type { Answer, E164, HopQuery, ProviderId } from '../../protocol/index.js';
+import { ATTESTATIONS, isSubjectToken, isUuid, normalizeE164, parsePassport, ANSWER_IDENTITY_MAX, ProtocolError } from '../../protocol/index.js';
+import type { Answer, Attestation, E164, HopQuery, ProviderId, StirShaken } from '../../protocol/index.js';
 import { formatCsvRow, readCsv } from './cdr-csv.js';
 import { CdrFileError, CdrFileErrorCode, FILE_LEVEL_CODES } from './cdr-errors.js';
 
@@ -35,6 +35,8 @@ export interface CdrRecord {
   ingressCountry?: string;
   /** Provider id the call was sent on to; absent when this provider delivered it to the called party. */
   egressId?: ProviderId;
+  /** STIR/SHAKEN of the call as this provider signed it or received it from upstream. */
+  stirShaken?: StirShaken;
 }
 
 /** What a provider did about a customer that placed illegal calls. */
@@ -63,7 +65,13 @@ export const CDR_COLUMNS = [
   'ingress_trunk',
   'ingress_country',
   'egress_id',
+  'shaken_attest',
+  'shaken_origid',
+  'identity',
 ] as const;
+
+/** The first columns of cdr.csv; the STIR/SHAKEN ones are written only when a record has them. */
+const BASE_CDR_COLUMNS = CDR_COLUMNS.slice(0, 9);
 
 /** Column order of customers.csv. */
 export const CUSTOMER_COLUMNS = ['account', 'name', 'address', 'contact', 'account_since', 'action'] as const;
@@ -268,6 +276,25 @@ export function parseCdrCsv(text: string, options: CdrParseOptions = {}): CdrRec
       }
       record.egressId = egress;
     }
+    const attest = row.get('shaken_attest').toUpperCase();
+    const origId = row.get('shaken_origid');
+    const identity = row.get('identity');
+    if (attest !== '' || origId !== '' || identity !== '') {
+      if (!(ATTESTATIONS as readonly string[]).includes(attest)) {
+        throw bad(attest === '' ? CdrFileErrorCode.MissingValue : CdrFileErrorCode.BadValue, 'shaken_attest', `shaken_attest ${JSON.stringify(row.get('shaken_attest'))} is not one of ${ATTESTATIONS.join(', ')}`);
+      }
+      if (!isUuid(origId)) throw bad(origId === '' ? CdrFileErrorCode.MissingValue : CdrFileErrorCode.BadValue, 'shaken_origid', `shaken_origid ${JSON.stringify(origId)} is not a UUID`);
+      record.stirShaken = { attestation: attest as Attestation, origId };
+      if (identity !== '') {
+        if (identity.length > ANSWER_IDENTITY_MAX) throw bad(CdrFileErrorCode.BadValue, 'identity', `identity is longer than ${ANSWER_IDENTITY_MAX} characters`);
+        try {
+          parsePassport(identity, 'identity');
+        } catch (cause) {
+          throw bad(CdrFileErrorCode.BadValue, 'identity', ProtocolError.is(cause) ? cause.message : 'identity is not a SHAKEN PASSporT', cause);
+        }
+        record.stirShaken.identity = identity;
+      }
+    }
     return record;
   });
 }
@@ -312,23 +339,28 @@ export function parseCustomersCsv(text: string, options: CdrParseOptions = {}): 
   });
 }
 
-/** Writes cdr.csv (header plus one line per record, LF line ends); `parseCdrCsv` reads it back unchanged. */
+/**
+ * Writes cdr.csv (header plus one line per record, LF line ends); `parseCdrCsv` reads it back
+ * unchanged. The STIR/SHAKEN columns appear only when some record has STIR/SHAKEN data.
+ */
 export function formatCdrCsv(records: Iterable<CdrRecord>): string {
-  const lines = [CDR_COLUMNS.join(',')];
-  for (const r of records) {
-    lines.push(
-      formatCsvRow([
-        r.callId,
-        new Date(r.startUtc).toISOString(),
-        r.calling,
-        r.called,
-        r.ingressKind,
-        r.ingressId,
-        r.ingressTrunk ?? '',
-        r.ingressCountry ?? '',
-        r.egressId ?? '',
-      ]),
-    );
+  const all = [...records];
+  const shaken = all.some((r) => r.stirShaken !== undefined);
+  const lines = [(shaken ? CDR_COLUMNS : BASE_CDR_COLUMNS).join(',')];
+  for (const r of all) {
+    const row = [
+      r.callId,
+      new Date(r.startUtc).toISOString(),
+      r.calling,
+      r.called,
+      r.ingressKind,
+      r.ingressId,
+      r.ingressTrunk ?? '',
+      r.ingressCountry ?? '',
+      r.egressId ?? '',
+    ];
+    if (shaken) row.push(r.stirShaken?.attestation ?? '', r.stirShaken?.origId ?? '', r.stirShaken?.identity ?? '');
+    lines.push(formatCsvRow(row));
   }
   return lines.join('\n') + '\n';
 }
@@ -505,6 +537,12 @@ export function answerFromCdr(index: CdrIndex, query: Pick<HopQuery, 'call' | 'd
       reason: `no call detail record from ${call.calling} to ${call.called} within ${skewMs / 1000} s of ${when}`,
     };
   }
+  const answer = answerOf(index, record);
+  if (record.stirShaken !== undefined && answer.type !== 'not_found') answer.stirShaken = { ...record.stirShaken };
+  return answer;
+}
+
+function answerOf(index: CdrIndex, record: CdrRecord): Answer {
   switch (record.ingressKind) {
     case 'provider': {
       const answer: Answer = { type: 'upstream', provider: record.ingressId, hopTime: record.startUtc };

@@ -298,3 +298,64 @@ describe('answerFromCdr', () => {
     expect(answerFromCdr(built, query({ calling: C })).type).toBe('originator');
   });
 });
+
+describe('STIR/SHAKEN columns', () => {
+  const ORIGID = '0b5d2c4e-7f61-4a8b-9c3d-2e1f0a9b8c7d';
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const identity = `${b64({ alg: 'ES256', ppt: 'shaken', typ: 'passport', x5u: 'https://sti.p0002.example/cert.pem' })}.${b64({
+    attest: 'A',
+    dest: { tn: [B.slice(1)] },
+    iat: T0 / 1000,
+    orig: { tn: A.slice(1) },
+    origid: ORIGID,
+  })}.${Buffer.alloc(64, 3).toString('base64url')};info=<https://sti.p0002.example/cert.pem>;alg=ES256;ppt=shaken`;
+  const SHAKEN_HEADER = `${HEADER},shaken_attest,shaken_origid,identity`;
+
+  it('round-trip, and are left out of the header when no record has them', () => {
+    const records = [rec({ stirShaken: { attestation: 'A', origId: ORIGID, identity } }), rec({ callId: 'c2', stirShaken: { attestation: 'C', origId: ORIGID } }), rec({ callId: 'c3' })];
+    const text = formatCdrCsv(records);
+    expect(text.split('\n')[0]).toBe(SHAKEN_HEADER);
+    expect(parseCdrCsv(text)).toEqual(records);
+    expect(formatCdrCsv([rec()]).split('\n')[0]).toBe(HEADER);
+    // Lower-case attestation letters are accepted.
+    expect(parseCdrCsv(`${SHAKEN_HEADER}\nc1,2026-11-30T07:00:00.000Z,${A},${B},provider,p0002,,,,b,${ORIGID},\n`)[0]?.stirShaken).toEqual({ attestation: 'B', origId: ORIGID });
+  });
+
+  it.each([
+    ['an unknown attestation', `D,${ORIGID},`, 'shaken_attest', CdrFileErrorCode.BadValue],
+    ['an origid without attestation', `,${ORIGID},`, 'shaken_attest', CdrFileErrorCode.MissingValue],
+    ['an attestation without origid', 'A,,', 'shaken_origid', CdrFileErrorCode.MissingValue],
+    ['an origid that is not a UUID', 'A,1234,', 'shaken_origid', CdrFileErrorCode.BadValue],
+    ['an identity that is not a PASSporT', `A,${ORIGID},abc.def`, 'identity', CdrFileErrorCode.BadValue],
+  ])('rejects %s, naming the column', (_what, cells, column, code) => {
+    let error: CdrFileError | undefined;
+    try {
+      parseCdrCsv(`${SHAKEN_HEADER}\nc1,2026-11-30T07:00:00.000Z,${A},${B},provider,p0002,,,,${cells}\n`);
+    } catch (err) {
+      error = err as CdrFileError;
+    }
+    expect(error).toBeInstanceOf(CdrFileError);
+    expect({ code: error?.code, column: error?.column, line: error?.line }).toEqual({ code, column, line: 2 });
+  });
+
+  it('answerFromCdr passes the record’s STIR/SHAKEN data on in every answer but not_found', () => {
+    const stirShaken = { attestation: 'A' as const, origId: ORIGID, identity };
+    const index = new CdrIndex(
+      [
+        rec({ egressId: 'p0001', stirShaken }),
+        rec({ callId: 'cust', calling: C, ingressKind: 'customer', ingressId: 'ACCT-1', stirShaken }),
+        rec({ callId: 'frgn', called: C, ingressKind: 'foreign', ingressId: 'Far Telecom', ingressCountry: 'GB', stirShaken: { attestation: 'C', origId: ORIGID } }),
+      ],
+      [],
+    );
+    const upstream = answerFromCdr(index, query({}, 'p0001'));
+    expect(upstream).toMatchObject({ type: 'upstream', stirShaken });
+    expect(validateAnswer(upstream)).toEqual(upstream);
+    expect(answerFromCdr(index, query({ calling: C }))).toMatchObject({ type: 'originator', stirShaken });
+    expect(answerFromCdr(index, query({ called: C }))).toMatchObject({ type: 'foreign_entry', stirShaken: { attestation: 'C', origId: ORIGID } });
+    expect(answerFromCdr(index, query({ time: T0 + 60_000 }))).not.toHaveProperty('stirShaken');
+    // The answer holds a copy: changing it does not change the record.
+    (upstream as { stirShaken: { origId: string } }).stirShaken.origId = 'x';
+    expect(answerFromCdr(index, query({}, 'p0001'))).toMatchObject({ stirShaken });
+  });
+});

@@ -30,15 +30,25 @@ export const CSV_COLUMNS = [
   'called',
   'terminatingProvider',
   'endProvider',
+  'endProviderName',
+  'endProviderFrn',
+  'endProviderOcn',
+  'endProviderRmdStatus',
+  'endProviderFlags',
   'hops',
   'path',
+  'pathNames',
+  'flaggedProviders',
   'missedDeadlines',
+  'attestations',
+  'stirShakenMismatches',
   'originCustomer',
   'originAction',
   'foreignCarrier',
   'foreignCountry',
   'reason',
   'requester',
+  'transcript',
   'startedAt',
   'endedAt',
   'keyId',
@@ -50,8 +60,13 @@ export const CSV_COLUMNS = [
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** One CSV row's values for a trail, in {@link CSV_COLUMNS} order. */
+/**
+ * One CSV row's values for a trail, in {@link CSV_COLUMNS} order. Provider names and flags are the
+ * hops' snapshots (as the directory stood when each provider handled its hop); `attestations` lists
+ * `hop:letter` for hops with STIR/SHAKEN data, `stirShakenMismatches` counts failed PASSporT checks.
+ */
 export function csvValues(trail: Trail, seq?: number): string[] {
+  const end = trail.hops[trail.hops.length - 1]?.providerInfo;
   const row: Record<(typeof CSV_COLUMNS)[number], string> = {
     tracebackId: trail.tracebackId,
     outcome: trail.outcome,
@@ -61,15 +76,28 @@ export function csvValues(trail: Trail, seq?: number): string[] {
     called: trail.call.called,
     terminatingProvider: trail.terminatingProvider,
     endProvider: trail.endProvider,
+    endProviderName: end?.name ?? '',
+    endProviderFrn: end?.frn ?? '',
+    endProviderOcn: end?.ocn ?? '',
+    endProviderRmdStatus: end?.rmdStatus ?? '',
+    endProviderFlags: end?.flags.map((f) => f.name).join(' ') ?? '',
     hops: String(trail.hops.length),
     path: trail.hops.map((h) => h.provider).join(' < '),
+    pathNames: trail.hops.map((h) => h.providerInfo?.name ?? h.provider).join(' < '),
+    flaggedProviders: trail.hops
+      .filter((h) => (h.providerInfo?.flags.length ?? 0) > 0)
+      .map((h) => `${h.provider}: ${h.providerInfo?.flags.map((f) => f.name).join(' ') ?? ''}`)
+      .join('; '),
     missedDeadlines: String(trail.hops.filter((h) => h.status === 'missed').length),
+    attestations: trail.hops.flatMap((h) => (h.stirShaken ? [`${h.hop}:${h.stirShaken.attestation}`] : [])).join(' '),
+    stirShakenMismatches: String(trail.hops.reduce((n, h) => n + (h.stirShaken?.findings.filter((f) => !f.ok).length ?? 0), 0)),
     originCustomer: trail.origin?.customer.name ?? '',
     originAction: trail.origin?.action ?? '',
     foreignCarrier: trail.entry?.foreignCarrier ?? '',
     foreignCountry: trail.entry?.country ?? '',
     reason: trail.reason,
     requester: trail.requester,
+    transcript: trail.call.transcript ?? '',
     startedAt: iso(trail.startedAt),
     endedAt: iso(trail.endedAt),
     keyId: trail.evidence?.keyId ?? '',

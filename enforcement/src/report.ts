@@ -1,4 +1,4 @@
-import { decodeTrail, encodeMessage, type Answer, type Trail, type TrailHop } from '../../protocol/index.js';
+import { decodeTrail, encodeMessage, type Answer, type ProviderInfo, type Trail, type TrailHop, type TrailStirShaken } from '../../protocol/index.js';
 import { verifyTrail, type VerifyResult } from '../../evidence/index.js';
 import type { VerificationKeys } from './types.js';
 
@@ -46,6 +46,49 @@ function answerSummary(answer: Answer | undefined): string {
   }
 }
 
+const RMD_LABELS: Record<NonNullable<ProviderInfo['rmdStatus']>, string> = {
+  certified: 'RMD: certified',
+  not_filed: 'RMD: not filed',
+  removed: 'RMD: REMOVED',
+  unknown: 'RMD: unknown',
+};
+
+/** Legal name, ids, RMD status and flags of a provider as its hop recorded them. */
+function providerCell(h: TrailHop): string {
+  const info = h.providerInfo;
+  const downstream = h.downstream ? `<div class="muted">handed the call to ${escapeHtml(h.downstream)}</div>` : '';
+  if (info === undefined) return `<strong>${escapeHtml(h.provider)}</strong><div class="muted">no directory snapshot</div>${downstream}`;
+  const ids = [info.frn ? `FRN ${info.frn}` : '', info.ocn ? `OCN ${info.ocn}` : '', info.rmdStatus ? RMD_LABELS[info.rmdStatus] : ''].filter((x) => x !== '');
+  const verified = info.verified ? '' : '<div class="warn">not in the directory: only named by another provider</div>';
+  return `<strong>${escapeHtml(info.name ?? h.provider)}</strong>
+<div class="mono">${escapeHtml(h.provider)}</div>
+${ids.length > 0 ? `<div class="muted">${escapeHtml(ids.join(' · '))}</div>` : ''}${verified}${flagList(info)}${downstream}`;
+}
+
+function flagList(info: ProviderInfo): string {
+  if (info.flags.length === 0) return '<div class="muted">no flags at the time</div>';
+  const items = info.flags.map((f) => `<li><strong>${escapeHtml(f.name)}</strong> since ${escapeHtml(utc(f.raisedAt))}: ${escapeHtml(f.reason)}</li>`);
+  return `<div class="bad">flags at the time:</div><ul class="flags">${items.join('')}</ul>`;
+}
+
+/** Attestation, origid, the PASSporT's claims and each check against the call. */
+function stirShakenCell(s: TrailStirShaken | undefined): string {
+  if (s === undefined) return '<span class="muted">none given</span>';
+  const lines = [`<div>attestation <strong>${escapeHtml(s.attestation)}</strong></div>`, `<div class="mono">origid ${escapeHtml(s.origId)}</div>`];
+  if (s.passport) {
+    const p = s.passport;
+    lines.push(
+      `<div class="muted">PASSporT: attest ${escapeHtml(p.attest)}, orig ${escapeHtml(p.origTn)}, dest ${escapeHtml(p.destTn.join(' '))}, iat ${escapeHtml(utc(p.iat * 1000))}</div>`,
+      `<div class="muted">certificate <span class="mono">${escapeHtml(p.x5u)}</span> (${escapeHtml(p.alg)})</div>`,
+      `<div class="warn">signature not verified${p.signatureVerified ? '' : ' (needs the STI-CA certificate chain)'}</div>`,
+    );
+  }
+  if (s.findings.length > 0) {
+    lines.push(`<ul class="findings">${s.findings.map((f) => `<li class="${f.ok ? 'ok' : 'bad'}">${f.ok ? '✓' : '✗'} ${escapeHtml(f.detail)}</li>`).join('')}</ul>`);
+  }
+  return lines.join('\n');
+}
+
 function hopRow(h: TrailHop): string {
   const kept = h.status === 'answered' ? (h.deadlineKept ? '<span class="ok">kept</span>' : '<span class="bad">late</span>') : h.status === 'missed' ? '<span class="bad">missed</span>' : escapeHtml(h.status);
   const responded = h.answeredAt === undefined ? '' : `<div class="muted">after ${escapeHtml(duration(h.answeredAt - h.askedAt))}</div>`;
@@ -53,13 +96,23 @@ function hopRow(h: TrailHop): string {
   const verbatim = h.answer === undefined ? '' : `<pre>${escapeHtml(JSON.stringify(h.answer, null, 2))}</pre>`;
   return `<tr>
 <td class="num">${escapeHtml(h.hop)}</td>
-<td><strong>${escapeHtml(h.provider)}</strong>${h.downstream ? `<div class="muted">handed the call to ${escapeHtml(h.downstream)}</div>` : ''}</td>
+<td>${providerCell(h)}</td>
 <td>${escapeHtml(utc(h.askedAt))}</td>
 <td>${escapeHtml(utc(h.answeredAt))}${responded}</td>
 <td>${escapeHtml(utc(h.deadline))}<div>${kept}</div></td>
 <td>${reminders}</td>
+<td>${stirShakenCell(h.stirShaken)}</td>
 <td>${escapeHtml(answerSummary(h.answer))}${verbatim}</td>
 </tr>`;
+}
+
+/** The end provider's legal name, ids and flags when it handled its hop, as the last hop recorded them. */
+function endProviderDetails(t: Trail): string {
+  const info = t.hops[t.hops.length - 1]?.providerInfo;
+  if (info === undefined) return '';
+  const ids = [info.frn ? `FRN ${info.frn}` : '', info.ocn ? `OCN ${info.ocn}` : ''].filter((x) => x !== '').join(', ');
+  return `<dt>Legal name</dt><dd>${escapeHtml(info.name ?? '— (not in the directory)')}${ids ? ` (${escapeHtml(ids)})` : ''}</dd>
+<dt>Flags at the time</dt><dd>${info.flags.length === 0 ? 'none' : escapeHtml(info.flags.map((f) => f.name).join(', '))}</dd>`;
 }
 
 function endBlock(t: Trail): string {
@@ -67,6 +120,7 @@ function endBlock(t: Trail): string {
     const c = t.origin.customer;
     return `<dl>
 <dt>Originating provider</dt><dd>${escapeHtml(t.origin.provider)}</dd>
+${endProviderDetails(t)}
 <dt>Customer</dt><dd>${escapeHtml(c.name)}</dd>
 ${c.address ? `<dt>Address</dt><dd>${escapeHtml(c.address)}</dd>` : ''}
 ${c.contact ? `<dt>Contact</dt><dd>${escapeHtml(c.contact)}</dd>` : ''}
@@ -77,11 +131,13 @@ ${c.accountSince ? `<dt>Account since</dt><dd>${escapeHtml(c.accountSince)}</dd>
   if (t.entry) {
     return `<dl>
 <dt>US point of entry</dt><dd>${escapeHtml(t.entry.provider)}</dd>
+${endProviderDetails(t)}
 <dt>Foreign upstream</dt><dd>${escapeHtml(t.entry.foreignCarrier)} (${escapeHtml(t.entry.country)})</dd>
 </dl>`;
   }
   const label = t.outcome === 'noncooperative' ? 'Provider that did not answer' : 'Last provider';
-  return `<dl><dt>${label}</dt><dd>${escapeHtml(t.endProvider)}</dd></dl>`;
+  return `<dl><dt>${label}</dt><dd>${escapeHtml(t.endProvider)}</dd>
+${endProviderDetails(t)}</dl>`;
 }
 
 function verificationBlock(result: VerifyResult | undefined, hasEvents: boolean): string {
@@ -116,6 +172,7 @@ pre{white-space:pre-wrap;word-break:break-word;font:8.5pt/1.3 "Courier New",mono
 code,.mono{font-family:"Courier New",monospace;word-break:break-all}
 .muted{color:#555;font-size:9pt}.ok{color:#0a5c1f}.bad{color:#a30000}.warn{color:#8a5a00}
 .outcome{display:inline-block;border:2px solid #111;padding:.1rem .5rem;font-weight:bold;text-transform:uppercase;letter-spacing:.05em}
+ul.flags,ul.findings{margin:.2rem 0 0;padding-left:1rem;font-size:9pt}
 .transcript{white-space:pre-wrap;border-left:3px solid #999;padding-left:.6rem}
 footer{margin-top:2rem;font-size:9pt;color:#444;border-top:1px solid #999;padding-top:.4rem}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}
@@ -174,8 +231,10 @@ ${call.identity ? `<dt>SIP Identity (STIR/SHAKEN)</dt><dd class="mono">${escapeH
 ${call.transcript ? `<h3>Transcript</h3><div class="transcript">${escapeHtml(call.transcript)}</div>` : ''}
 
 <h2>Hops (${t.hops.length}), from the terminating provider upstream</h2>
+<p class="muted">Each provider's legal name, FRN, OCN, RMD status and flags are as the directory stood when it answered or missed its hop.
+STIR/SHAKEN claims are read from the Identity header the provider gave; their signature is not verified here, so they are evidence to confirm, not proof.</p>
 <table>
-<thead><tr><th>#</th><th>provider</th><th>asked</th><th>answered</th><th>deadline</th><th>reminders</th><th>answer (verbatim)</th></tr></thead>
+<thead><tr><th>#</th><th>provider (as the directory stood)</th><th>asked</th><th>answered</th><th>deadline</th><th>reminders</th><th>STIR/SHAKEN</th><th>answer (verbatim)</th></tr></thead>
 <tbody>
 ${t.hops.map(hopRow).join('\n')}
 </tbody>

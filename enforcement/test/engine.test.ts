@@ -61,6 +61,12 @@ describe('against a real engine', () => {
       ['signature', (t) => ({ ...t, evidence: { ...t.evidence, signature: 'short' } })],
       ['alg', (t) => ({ ...t, evidence: { ...t.evidence, alg: 'ES256' } })],
       ['missing reason', (t) => ({ ...t, reason: undefined })],
+      ['provider snapshot without verified', (t) => ({ ...t, hops: [{ ...t.hops[0], providerInfo: { flags: [] } }] })],
+      ['unknown provider flag', (t) => ({ ...t, hops: [{ ...t.hops[0], providerInfo: { verified: true, flags: [{ name: 'shady', raisedAt: 1, reason: 'r' }] } }] })],
+      ['attestation D', (t) => ({ ...t, hops: [{ ...t.hops[0], stirShaken: { ...t.hops[0]!.stirShaken, attestation: 'D' } }] })],
+      ['origId not a UUID', (t) => ({ ...t, hops: [{ ...t.hops[0], stirShaken: { ...t.hops[0]!.stirShaken, origId: 'abc' } }] })],
+      ['iat as text', (t) => ({ ...t, hops: [{ ...t.hops[0], stirShaken: { ...t.hops[0]!.stirShaken, passport: { ...t.hops[0]!.stirShaken!.passport, iat: '1' } } }] })],
+      ['answer attestation D', (t) => ({ ...t, hops: [{ ...t.hops[0], answer: { ...t.hops[0]!.answer, stirShaken: { attestation: 'D', origId: t.hops[0]!.stirShaken!.origId } } }] })],
     ];
     for (const [name, breakIt] of broken) expect(schemaErrors(JSON.parse(JSON.stringify(breakIt(trail)))), name).not.toEqual([]);
     expect(PROTOCOL_VERSION).toBe(1);

@@ -111,7 +111,12 @@ describe('exportTrails', () => {
     expect(lines[0]).toBe(CSV_COLUMNS.join(','));
     const s = samples[0]!.trail;
     const row = lines.find((l) => l.startsWith(s.tracebackId))!;
-    expect(row.startsWith(`${s.tracebackId},origin_found,SSA-CalltheSSA,2026-11-29T15:04:05.000Z,+12155550121,+12025550143,T1,acme-voice,3,T1 < W2 < acme-voice,0,`)).toBe(true);
+    expect(row.startsWith(`${s.tracebackId},origin_found,SSA-CalltheSSA,2026-11-29T15:04:05.000Z,+12155550121,+12025550143,T1,acme-voice,`)).toBe(true);
+    // The end provider and the path as the directory stood, flags at the time, STIR/SHAKEN per hop.
+    expect(row).toContain(
+      ',Acme Voice LLC,0007654321,123A,certified,high_risk_origin,3,T1 < W2 < acme-voice,Big National Wireless Inc < W2 < Acme Voice LLC,acme-voice: high_risk_origin,0,1:A 2:A 3:A,0,',
+    );
+    expect(row).toContain('This is the Social Security Administration. Press 1 <now>');
     expect(row).toContain(`"'=HYPERLINK(""http://x""), ""Acme"""`);
     expect(row).toContain(s.evidence!.signature);
     expect(lines[lines.length - 1]).toBe('');

@@ -191,6 +191,7 @@ export function providerSpec(deps: EffectDeps): KindSpec<ProviderActor, Provider
                 hopId: command.hopId,
                 result: command.result,
                 timing: command.timing,
+                ...(command.providerInfo === undefined ? {} : { providerInfo: command.providerInfo }),
                 at: deps.router.now(),
               });
               return;

@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { PROTOCOL_VERSION, type Outcome, type Trail, type TracebackEvent, type TracebackId, type HopId, type E164 } from '../../protocol/index.js';
+import {
+  PROTOCOL_VERSION,
+  trailStirShaken,
+  type Outcome,
+  type ProviderInfo,
+  type StirShaken,
+  type Trail,
+  type TracebackEvent,
+  type TracebackId,
+  type HopId,
+  type E164,
+} from '../../protocol/index.js';
 import { emptyChain, extendChain, signTrail, type ChainState, type EngineKey } from '../index.js';
 
 const T0 = Date.UTC(2026, 10, 29, 15, 4, 5);
@@ -9,6 +20,21 @@ const HOUR = 3_600_000;
 export function newId(): TracebackId {
   const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
   return `tb-${[...randomBytes(20)].map((b) => alphabet[b % 36]).join('')}` as TracebackId;
+}
+
+const ORIGID = '6f0c4e1a-2b3d-4c5e-8f70-91a2b3c4d5e6';
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A SHAKEN Identity header for the sample call as `signer` would sign it (the signature is filler). */
+export function sampleIdentity(attest: 'A' | 'B' | 'C' = 'A', origid = ORIGID): string {
+  const header = { alg: 'ES256', typ: 'passport', ppt: 'shaken', x5u: 'https://cert.acme-voice.example/sti.pem' };
+  const payload = { attest, dest: { tn: ['12025550143'] }, iat: Math.floor(T0 / 1000), orig: { tn: '12155550121' }, origid };
+  return `${b64(header)}.${b64(payload)}.${Buffer.alloc(64, 9).toString('base64url')};info=<https://cert.acme-voice.example/sti.pem>;alg=ES256;ppt=shaken`;
+}
+
+/** A directory snapshot as a provider actor reports it. */
+function info(name: string, frn: string, ocn: string, flags: ProviderInfo['flags'] = []): ProviderInfo {
+  return { name, frn, ocn, rmdStatus: 'certified', verified: true, flags };
 }
 
 export interface SampleOptions {
@@ -25,6 +51,8 @@ export function sampleTrail(options: SampleOptions = {}): Trail {
   const end = options.endProvider ?? 'acme-voice';
   const outcome = options.outcome ?? 'origin_found';
   const hop = (n: number): HopId => `${id}-h${n}` as HopId;
+  const signedAtOrigin: StirShaken = { attestation: 'A', origId: ORIGID, identity: sampleIdentity() };
+  const callTimes = { calling: '+12155550121' as E164, called: '+12025550143' as E164, time: T0 };
   const trail: Trail = {
     v: PROTOCOL_VERSION,
     kind: 'trail',
@@ -53,7 +81,9 @@ export function sampleTrail(options: SampleOptions = {}): Trail {
         answeredAt: T0 + 2 * HOUR,
         status: 'answered',
         deadlineKept: true,
-        answer: { type: 'upstream', provider: 'W2', trunk: 'TG-12', hopTime: T0 },
+        answer: { type: 'upstream', provider: 'W2', trunk: 'TG-12', hopTime: T0, stirShaken: signedAtOrigin },
+        providerInfo: info('Big National Wireless Inc', '0001234567', '6214'),
+        stirShaken: trailStirShaken(signedAtOrigin, callTimes),
       },
       {
         hop: 2,
@@ -66,7 +96,9 @@ export function sampleTrail(options: SampleOptions = {}): Trail {
         answeredAt: T0 + 20 * HOUR,
         status: 'answered',
         deadlineKept: true,
-        answer: { type: 'upstream', provider: end },
+        answer: { type: 'upstream', provider: end, stirShaken: { attestation: 'A', origId: ORIGID } },
+        providerInfo: { verified: false, rmdStatus: 'unknown', flags: [] },
+        stirShaken: trailStirShaken({ attestation: 'A', origId: ORIGID }, callTimes),
       },
       {
         hop: 3,
@@ -83,7 +115,12 @@ export function sampleTrail(options: SampleOptions = {}): Trail {
           type: 'originator',
           customer: { name: options.customerName ?? 'Acme Dialer LLC', address: '1 Main St, Dover DE', accountSince: '2025-01-02' },
           action: 'terminated',
+          stirShaken: signedAtOrigin,
         },
+        providerInfo: info('Acme Voice LLC', '0007654321', '123A', [
+          { name: 'high_risk_origin', raisedAt: T0 - 86_400_000, reason: '3 trails of illegal calls originated by this provider within 60 days (threshold 3)' },
+        ]),
+        stirShaken: trailStirShaken(signedAtOrigin, callTimes),
       },
     ],
     endProvider: end,

@@ -14,7 +14,7 @@ import {
   verifyTrail,
   type PublicKey,
 } from '../index.js';
-import { sampleEvents, sampleTrail, signedSample } from './samples.js';
+import { sampleEvents, sampleIdentity, sampleTrail, signedSample } from './samples.js';
 
 const key = generateEngineKey();
 const pub: PublicKey = importPublicKey(exportPublicKeyPem(key.publicKey));
@@ -109,7 +109,23 @@ describe('signTrail and verifyTrail', () => {
     ['the requester', (t: Trail) => void (t.requester = 'FTC')],
     ['the chain head', (t: Trail) => void (t.evidence!.chainHead = '0'.repeat(64))],
     ['the event count', (t: Trail) => void (t.evidence!.eventCount -= 1)],
-    ['the signature', (t: Trail) => void (t.evidence!.signature = `${t.evidence!.signature.slice(0, -2)}AA`)],
+    // Never a no-op: a signature that already ends in AA gets BA (1 in 256 keys would otherwise pass).
+    ['the signature', (t: Trail) => void (t.evidence!.signature = `${t.evidence!.signature.slice(0, -2)}${t.evidence!.signature.endsWith('AA') ? 'BA' : 'AA'}`)],
+    ['a provider legal name', (t: Trail) => void (t.hops[2]!.providerInfo!.name = 'Honest Voice LLC')],
+    ['a provider FRN', (t: Trail) => void (t.hops[0]!.providerInfo!.frn = '0001234568')],
+    ['a provider OCN', (t: Trail) => void (t.hops[0]!.providerInfo!.ocn = '6215')],
+    ['a provider RMD status', (t: Trail) => void (t.hops[2]!.providerInfo!.rmdStatus = 'removed')],
+    ['whether a provider is verified', (t: Trail) => void (t.hops[1]!.providerInfo!.verified = true)],
+    ['a removed provider flag', (t: Trail) => void t.hops[2]!.providerInfo!.flags.pop()],
+    ['an added provider flag', (t: Trail) => void t.hops[0]!.providerInfo!.flags.push({ name: 'noncooperative', raisedAt: 1, reason: 'x' })],
+    ['when a flag was raised', (t: Trail) => void (t.hops[2]!.providerInfo!.flags[0]!.raisedAt += 1)],
+    ['a removed provider snapshot', (t: Trail) => void delete t.hops[2]!.providerInfo],
+    ['a STIR/SHAKEN attestation', (t: Trail) => void (t.hops[2]!.stirShaken!.attestation = 'C')],
+    ['a STIR/SHAKEN origid', (t: Trail) => void (t.hops[0]!.stirShaken!.origId = '00000000-0000-4000-8000-000000000000')],
+    ['a PASSporT claim', (t: Trail) => void (t.hops[2]!.stirShaken!.passport!.origTn = '12155550199')],
+    ['a STIR/SHAKEN finding', (t: Trail) => void (t.hops[2]!.stirShaken!.findings[2]!.ok = false)],
+    ['the Identity header in an answer', (t: Trail) => void ((t.hops[2]!.answer as { stirShaken: { identity: string } }).stirShaken.identity = sampleIdentity('B'))],
+    ['removed STIR/SHAKEN data', (t: Trail) => void delete t.hops[0]!.stirShaken],
     ['the hop order', (t: Trail) => void t.hops.reverse()],
     ['a removed hop', (t: Trail) => void t.hops.pop()],
     ['a removed optional field', (t: Trail) => void delete t.call.transcript],

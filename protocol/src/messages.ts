@@ -1,4 +1,5 @@
 import type { ErrorCode } from './errors.js';
+import type { DirectoryProvider, ProviderFlagName } from './provider-messages.js';
 import type { ProtocolVersion } from './version.js';
 
 /**
@@ -99,8 +100,39 @@ export interface HopQuery {
   reminder: number;
 }
 
+/** STIR/SHAKEN attestation levels (RFC 8588): A full, B partial, C gateway. */
+export const ATTESTATIONS = ['A', 'B', 'C'] as const;
+export type Attestation = (typeof ATTESTATIONS)[number];
+
+/**
+ * What a provider knows of the call's STIR/SHAKEN signature: the attestation and origination id
+ * it signed the call with, or received it with from upstream, and optionally the SIP `Identity`
+ * header itself. Optional in every answer except `not_found`.
+ *
+ * @example
+ * ```ts
+ * { attestation: 'A', origId: '123e4567-e89b-12d3-a456-426655440000', identity: 'eyJhbGciOi…;info=<https://cert.example.org/passport.cer>' }
+ * ```
+ */
+export interface StirShaken {
+  attestation: Attestation;
+  /** The PASSporT's `origid`: a UUID naming the origination point inside the signer. */
+  origId: string;
+  /**
+   * The SIP `Identity` header (RFC 8224): a full-form PASSporT compact JWS
+   * (`header.payload.signature`), optionally followed by `;info=<…>;alg=…;ppt=shaken`.
+   */
+  identity?: string;
+}
+
+/** Answer fields common to every type that can carry STIR/SHAKEN data. */
+interface SignedAnswer {
+  /** STIR/SHAKEN data of the call as this provider signed or received it. */
+  stirShaken?: StirShaken;
+}
+
 /** The provider sent the call on: it came from `provider`. */
-export interface UpstreamAnswer {
+export interface UpstreamAnswer extends SignedAnswer {
   type: 'upstream';
   /** Provider id of the upstream provider. */
   provider: ProviderId;
@@ -113,7 +145,7 @@ export interface UpstreamAnswer {
 }
 
 /** The provider's own customer placed the call. */
-export interface OriginatorAnswer {
+export interface OriginatorAnswer extends SignedAnswer {
   type: 'originator';
   customer: {
     name: string;
@@ -127,7 +159,7 @@ export interface OriginatorAnswer {
 }
 
 /** The provider is the US point of entry; the call came from a foreign carrier. */
-export interface ForeignEntryAnswer {
+export interface ForeignEntryAnswer extends SignedAnswer {
   type: 'foreign_entry';
   /** Name of the foreign upstream carrier. */
   carrier: string;
@@ -142,7 +174,7 @@ export interface NotFoundAnswer {
 }
 
 /** The provider disputes that the call was illegal (e.g. claims consent). */
-export interface DisputeAnswer {
+export interface DisputeAnswer extends SignedAnswer {
   type: 'dispute';
   reason: string;
 }
@@ -190,6 +222,74 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** Status of one hop in a trail. */
 export type HopStatus = 'open' | 'answered' | 'missed' | 'cancelled';
 
+/** A provider flag as it stood when the provider handled a hop. */
+export interface ProviderFlagSnapshot {
+  name: ProviderFlagName;
+  raisedAt: number;
+  reason: string;
+}
+
+/**
+ * The provider's directory entry and active flags when it handled a hop (answered or missed it).
+ * The provider actor takes this snapshot when the hop closes, so a replayed trail is identical.
+ */
+export interface ProviderInfo {
+  /** Legal name. */
+  name?: string;
+  /** FCC Registration Number. */
+  frn?: string;
+  /** Operating Company Number. */
+  ocn?: string;
+  /** Robocall Mitigation Database filing status. */
+  rmdStatus?: NonNullable<DirectoryProvider['rmdStatus']>;
+  /** True when the entry came from the imported directory; false when the provider was only named by another carrier. */
+  verified: boolean;
+  /** Flags standing when the hop closed (including one this hop's strike raised), in flag order. */
+  flags: ProviderFlagSnapshot[];
+}
+
+/**
+ * The consistency checks of a PASSporT against the call and the declared attestation. `identity`
+ * appears only when a stored header could not be decoded.
+ */
+export const STIR_SHAKEN_CHECKS = ['identity', 'attest', 'origid', 'orig_tn', 'dest_tn', 'iat'] as const;
+export type StirShakenCheck = (typeof STIR_SHAKEN_CHECKS)[number];
+
+/** One check's result, e.g. `{ check: 'orig_tn', ok: false, detail: 'orig.tn 12155550199 is not the caller ID +12155550121' }`. */
+export interface StirShakenFinding {
+  check: StirShakenCheck;
+  ok: boolean;
+  detail: string;
+}
+
+/** The claims of a SHAKEN PASSporT, as written in its header and payload (numbers as in the token). */
+export interface PassportClaims {
+  /** Header `alg` (SHAKEN uses `ES256`). */
+  alg: string;
+  /** Header `x5u`: where the signer's certificate is published. */
+  x5u: string;
+  attest: Attestation;
+  origid: string;
+  /** `orig.tn`: digits with country code, no `+`. */
+  origTn: string;
+  /** `dest.tn`. */
+  destTn: string[];
+  /** `iat`: issued-at, **seconds** since the epoch. */
+  iat: number;
+  /** Always false: the signature needs the STI-CA certificate chain, which an offline decoder cannot check. */
+  signatureVerified: boolean;
+}
+
+/** STIR/SHAKEN of one hop in a trail: what the provider declared, and what its PASSporT says. */
+export interface TrailStirShaken {
+  attestation: Attestation;
+  origId: string;
+  /** Present when the provider gave its `Identity` header (the header itself is in the answer). */
+  passport?: PassportClaims;
+  /** Checks of the PASSporT against the call; empty without a PASSporT. */
+  findings: StirShakenFinding[];
+}
+
 /** One hop of a trail, in order from the terminating provider upstream. */
 export interface TrailHop {
   hop: number;
@@ -206,6 +306,10 @@ export interface TrailHop {
   deadlineKept: boolean;
   /** The answer verbatim. */
   answer?: Answer;
+  /** The provider's directory entry and flags when it answered or missed the hop. Absent for trails of older engines. */
+  providerInfo?: ProviderInfo;
+  /** STIR/SHAKEN data from the answer, with the PASSporT's claims and checks against the call. */
+  stirShaken?: TrailStirShaken;
 }
 
 /** Engine → enforcement on `tb.trail.<outcome>.<campaign>.<provider>.<traceback>`. */

@@ -2,8 +2,14 @@ import { decodeMap, isPlainMap } from './codec.js';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { parseHopId, parseTracebackId } from './ids.js';
 import {
+  ATTESTATIONS,
   OUTCOMES,
+  STIR_SHAKEN_CHECKS,
   type Answer,
+  type PassportClaims,
+  type ProviderInfo,
+  type StirShaken,
+  type TrailStirShaken,
   type OriginatorAnswer,
   type CallData,
   type CancelTraceback,
@@ -21,7 +27,9 @@ import {
   type Outcome,
   type HopId,
 } from './messages.js';
+import { ANSWER_IDENTITY_MAX, isUuid, parsePassport } from './passport.js';
 import { normalizeE164 } from './phone.js';
+import { PROVIDER_FLAGS } from './provider-messages.js';
 import { isErrorCode } from './errors.js';
 import { isSubjectToken } from './subjects.js';
 import { SUPPORTED_VERSIONS, PROTOCOL_VERSION } from './version.js';
@@ -116,6 +124,29 @@ class Fields {
     });
   }
 
+  /** An array of non-empty strings of at most `maxLength` characters. */
+  strList(name: string, maxLength = 256): string[] {
+    const value = this.present(name);
+    if (!Array.isArray(value) || !value.every((x) => typeof x === 'string' && x.length > 0 && x.length <= maxLength)) {
+      this.invalid(name, `an array of non-empty strings of at most ${maxLength} characters`);
+    }
+    return [...(value as string[])];
+  }
+
+  /** A UUID, 8-4-4-4-12 hex digits. */
+  uuid(name: string): string {
+    const value = this.str(name, 36);
+    if (!isUuid(value)) this.invalid(name, 'a UUID like 123e4567-e89b-12d3-a456-426655440000');
+    return value;
+  }
+
+  /** A SIP Identity header whose PASSporT decodes; see `parsePassport`. */
+  passport(name: string, maxLength: number): string {
+    const value = this.str(name, maxLength);
+    parsePassport(value, this.path(name));
+    return value;
+  }
+
   intList(name: string): number[] {
     const value = this.present(name);
     if (!Array.isArray(value) || !value.every((x) => typeof x === 'number' && Number.isInteger(x))) {
@@ -198,6 +229,18 @@ function readCustomer(c: Fields): OriginatorAnswer['customer'] {
   return customer;
 }
 
+function readStirShaken(f: Fields): StirShaken {
+  const s: StirShaken = { attestation: f.oneOf('attestation', ATTESTATIONS), origId: f.uuid('origId') };
+  if (f.has('identity')) s.identity = f.passport('identity', ANSWER_IDENTITY_MAX);
+  return s;
+}
+
+/** Adds `stirShaken` to an answer that has it; checked after the type's own fields. */
+function withStirShaken<A extends Exclude<Answer, { type: 'not_found' }>>(f: Fields, answer: A): A {
+  if (f.has('stirShaken')) answer.stirShaken = readStirShaken(f.nested('stirShaken'));
+  return answer;
+}
+
 function readAnswer(f: Fields): Answer {
   const type = f.oneOf('type', ANSWER_TYPES);
   switch (type) {
@@ -209,18 +252,60 @@ function readAnswer(f: Fields): Answer {
       if (trunk !== undefined) a.trunk = trunk;
       if (ip !== undefined) a.ip = ip;
       if (hopTime !== undefined) a.hopTime = hopTime;
-      return a;
+      return withStirShaken(f, a);
     }
     case 'originator':
-      return { type, customer: readCustomer(f.nested('customer')), action: f.oneOf('action', ACTIONS) };
+      return withStirShaken(f, { type, customer: readCustomer(f.nested('customer')), action: f.oneOf('action', ACTIONS) });
     case 'foreign_entry':
-      return { type, carrier: f.str('carrier'), country: f.country('country') };
+      return withStirShaken(f, { type, carrier: f.str('carrier'), country: f.country('country') });
     case 'not_found':
-    case 'dispute':
+      // No record, so nothing signed: a stirShaken here is ignored like any field of another type.
       return { type, reason: f.str('reason', 1024) };
+    case 'dispute':
+      return withStirShaken(f, { type, reason: f.str('reason', 1024) });
     default:
       return type satisfies never;
   }
+}
+
+const RMD_STATUSES = ['certified', 'not_filed', 'removed', 'unknown'] as const;
+
+function readProviderInfo(f: Fields): ProviderInfo {
+  const info: ProviderInfo = {
+    verified: f.bool('verified'),
+    flags: f.list('flags').map((flag) => ({ name: flag.oneOf('name', PROVIDER_FLAGS), raisedAt: flag.int('raisedAt'), reason: flag.str('reason', 1024) })),
+  };
+  const name = f.optStr('name');
+  const frn = f.optStr('frn', 32);
+  const ocn = f.optStr('ocn', 32);
+  if (name !== undefined) info.name = name;
+  if (frn !== undefined) info.frn = frn;
+  if (ocn !== undefined) info.ocn = ocn;
+  if (f.has('rmdStatus')) info.rmdStatus = f.oneOf('rmdStatus', RMD_STATUSES);
+  return info;
+}
+
+function readPassportClaims(f: Fields): PassportClaims {
+  return {
+    alg: f.str('alg', 32),
+    x5u: f.str('x5u', 512),
+    attest: f.oneOf('attest', ATTESTATIONS),
+    origid: f.str('origid', 128),
+    origTn: f.str('origTn', 32),
+    destTn: f.strList('destTn', 32),
+    iat: f.int('iat'),
+    signatureVerified: f.bool('signatureVerified'),
+  };
+}
+
+function readTrailStirShaken(f: Fields): TrailStirShaken {
+  const s: TrailStirShaken = {
+    attestation: f.oneOf('attestation', ATTESTATIONS),
+    origId: f.uuid('origId'),
+    findings: f.list('findings').map((x) => ({ check: x.oneOf('check', STIR_SHAKEN_CHECKS), ok: x.bool('ok'), detail: x.str('detail', 512) })),
+  };
+  if (f.has('passport')) s.passport = readPassportClaims(f.nested('passport'));
+  return s;
 }
 
 export function decodeStartTraceback(bytes: Uint8Array): StartTraceback {
@@ -378,6 +463,8 @@ export function decodeTrail(bytes: Uint8Array): Trail {
       const answeredAt = h.optInt('answeredAt');
       if (answeredAt !== undefined) hop.answeredAt = answeredAt;
       if (h.has('answer')) hop.answer = readAnswer(h.nested('answer'));
+      if (h.has('providerInfo')) hop.providerInfo = readProviderInfo(h.nested('providerInfo'));
+      if (h.has('stirShaken')) hop.stirShaken = readTrailStirShaken(h.nested('stirShaken'));
       return hop;
     }),
   };

@@ -260,10 +260,13 @@ export const SAMPLES: ReadonlyArray<readonly [string, object, (bytes: Uint8Array
   ['TracebackEvent (minimal)', eventMinimal, decodeTracebackEvent],
 ];
 
-/** Deep copy with one dotted path (`call.calling`, `answer.customer.name`) changed or, for `undefined`, deleted. */
+/**
+ * Deep copy with one dotted path (`call.calling`, `answer.customer.name`, `hops[1].answer`) changed
+ * or, for `undefined`, deleted.
+ */
 export function withField(message: object, path: string, value: unknown): Record<string, unknown> {
   const copy = structuredClone(message) as Record<string, unknown>;
-  const keys = path.split('.');
+  const keys = path.split('.').flatMap((k) => k.split(/\[(\d+)\]/).filter((x) => x !== ''));
   let target = copy;
   for (const key of keys.slice(0, -1)) target = target[key] as Record<string, unknown>;
   const last = keys[keys.length - 1]!;

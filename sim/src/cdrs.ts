@@ -2,6 +2,7 @@ import type { ProviderId } from '../../protocol/index.js';
 import { CdrIndex, answerFromCdr, type CdrRecord, type Customer } from './carrier.js';
 import { randomUsNumber } from './phone.js';
 import { Rng, hashString, mix32 } from './rng.js';
+import { shakenAlongPath } from './shaken.js';
 import type { SimCall, SimCdrOptions, SimCdrs, SimExpectation, SimNetwork, SimProvider } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -19,6 +20,7 @@ function localCallId(n: number, providerHash: number, provider: ProviderId): str
  * provider the ingress is the previous hop (or the customer / foreign carrier at the start), the
  * egress the next hop, the time the true arrival time shifted by the provider's clock skew.
  * Records older than a provider's retention at `asOf` are purged, as the provider would have.
+ * Each record carries the call's STIR/SHAKEN data as that provider signed or received it (`shaken.ts`).
  * A few look-alike decoy records (other caller, or the same caller minutes apart) are added at
  * terminating providers so that a lookup has something to tell apart.
  */
@@ -56,6 +58,7 @@ export function buildCdrs(network: SimNetwork, calls: readonly SimCall[], option
   for (let c = 0; c < calls.length; c++) {
     const call = calls[c]!;
     const last = call.path.length - 1;
+    const shaken = shakenAlongPath(call, byId);
     for (let k = 0; k <= last; k++) {
       const id = call.path[k]!;
       const provider = byId.get(id);
@@ -86,6 +89,8 @@ export function buildCdrs(network: SimNetwork, calls: readonly SimCall[], option
         };
       }
       if (k < last) record.egressId = call.path[k + 1]!;
+      const stirShaken = shaken[k];
+      if (stirShaken !== undefined) record.stirShaken = { ...stirShaken };
       keep(provider, record);
     }
 

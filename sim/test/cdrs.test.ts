@@ -2,9 +2,9 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateAnswer } from '../../protocol/index.js';
-import { answerFromCdr, parseCdrCsv, parseCustomersCsv } from '../../carrier/src/cdr.js';
-import { DIRECTORY_FILE, buildCdrIndexes, buildCdrs, expectTraceback, generateCalls, generateNetwork, writeNetworkFiles } from '../index.js';
+import { trailStirShaken, validateAnswer, type Answer } from '../../protocol/index.js';
+import { answerFromCdr, formatCdrCsv, parseCdrCsv, parseCustomersCsv } from '../../carrier/src/cdr.js';
+import { DIRECTORY_FILE, buildCdrIndexes, buildCdrs, expectTraceback, generateCalls, generateNetwork, supportsShaken, writeNetworkFiles } from '../index.js';
 
 const DAY_MS = 86_400_000;
 
@@ -44,8 +44,10 @@ describe('buildCdrs', () => {
         const p = byId.get(id)!;
         const downstream = call.path[k + 1];
         const query = { call: { calling: call.calling, called: call.called, time: call.time }, ...(downstream === undefined ? {} : { downstream }) };
-        const answer = answerFromCdr(indexes.get(id)!, query, { retentionMs: p.retentionDays * DAY_MS, now: cdrs.asOf });
-        expect(validateAnswer(answer)).toEqual(answer);
+        const full = answerFromCdr(indexes.get(id)!, query, { retentionMs: p.retentionDays * DAY_MS, now: cdrs.asOf });
+        expect(validateAnswer(full)).toEqual(full);
+        // STIR/SHAKEN data is checked in its own test below.
+        const { stirShaken: _stirShaken, ...answer } = full as Extract<Answer, { type: 'upstream' }>;
         checked++;
         const stored = cdrs.records.get(id)!.some((r) => r.calling === call.calling && r.called === call.called && Math.abs(r.startUtc - call.time) <= 5000);
         if (!stored) {
@@ -73,6 +75,49 @@ describe('buildCdrs', () => {
     // Realism: a few calls are older than some provider's retention, but only a few.
     expect(missing).toBeGreaterThan(0);
     expect(missing / checked).toBeLessThan(0.05);
+  });
+
+  it('carries STIR/SHAKEN: the originator attests A or B, a gateway C, and the Identity header reaches each provider up to one without SHAKEN', () => {
+    const attestations = { A: 0, B: 0, C: 0 };
+    let signedCalls = 0;
+    let recordsWithShaken = 0;
+    let recordsWithout = 0;
+    for (const call of calls) {
+      const first = byId.get(call.path[0]!)!;
+      const records = call.path.map((id) => cdrs.records.get(id)!.find((r) => r.calling === call.calling && r.called === call.called && r.egressId === call.path[call.path.indexOf(id) + 1] && Math.abs(r.startUtc - call.time) <= 5000));
+      const shaken = records.map((r) => r?.stirShaken);
+      if (shaken[0] === undefined) {
+        if (records[0] !== undefined) expect(supportsShaken(first)).toBe(false);
+        continue;
+      }
+      signedCalls++;
+      const s = shaken[0];
+      attestations[s.attestation]++;
+      expect(s.attestation).toBe(call.origin.kind === 'foreign' ? 'C' : s.attestation === 'B' ? 'B' : 'A');
+      // The PASSporT fits the call it signed: every check passes.
+      expect(trailStirShaken(s, call).findings.filter((f) => !f.ok)).toEqual([]);
+      // A prefix of the path has it (the same header everywhere); after a provider without SHAKEN, nobody does.
+      const reach = call.path.findIndex((id) => !supportsShaken(byId.get(id)!));
+      call.path.forEach((_, k) => {
+        if (records[k] === undefined) return;
+        if (reach === -1 || k < reach) {
+          expect(shaken[k]).toEqual(s);
+          recordsWithShaken++;
+        } else {
+          expect(shaken[k]).toBeUndefined();
+          recordsWithout++;
+        }
+      });
+    }
+    expect(signedCalls / calls.length).toBeGreaterThan(0.8);
+    expect(attestations.A).toBeGreaterThan(attestations.B);
+    expect(attestations.B).toBeGreaterThan(0);
+    expect(attestations.C).toBeGreaterThan(0);
+    expect(recordsWithShaken).toBeGreaterThan(recordsWithout);
+    expect(recordsWithout).toBeGreaterThan(0);
+    // The answer built from a record carries it, and the CSV form keeps it.
+    const some = [...cdrs.records.values()].flat().filter((r) => r.stirShaken !== undefined).slice(0, 50);
+    expect(parseCdrCsv(formatCdrCsv(some))).toEqual(some);
   });
 
   it('adds look-alike decoys at terminating providers without confusing the lookup', () => {

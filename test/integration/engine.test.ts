@@ -97,3 +97,56 @@ describe('evidence', () => {
     await Promise.all(carriers.map((c) => c.stop()));
   });
 });
+
+describe('trails of a simulated network', () => {
+  it('carry each provider’s directory entry and flags, STIR/SHAKEN per hop, and the call’s data', async () => {
+    await using t = await setup();
+    const { generateNetwork, generateCalls, buildCdrs, callDataOf, startSimulatedCarriers } = await import('../../sim/index.js');
+    const { upsertProviders } = await import('../../engine/index.js');
+    const network = generateNetwork({ seed: 1, providers: 200, deadlineMs: 1500 });
+    const calls = generateCalls(network, { count: 40, seed: 1 });
+    const cdrs = buildCdrs(network, calls);
+    await using _engine = await Engine.start({ servers: t.ns.url, logger: quiet, hopDeadline: '1500ms' });
+    // As the demo does: the directory is imported, except for a few providers only named by others.
+    const unlisted = new Set(network.providers.filter((_, i) => i % 10 === 3).map((p) => p.id));
+    await upsertProviders(
+      t.nc,
+      network.providers.filter((p) => !unlisted.has(p.id)).map((p) => ({ id: p.id, name: p.name, frn: p.frn, ocn: p.ocn, roles: p.roles, rmdStatus: 'certified' as const })),
+      'test',
+    );
+    await using _sim = await startSimulatedCarriers({ network, cdrs, connection: t.nc, deadlineMs: 1500, logger: quiet });
+    const watch = await collectTrails(t.nc);
+    const ids = new Set<string>();
+    for (const c of calls) ids.add((await startTraceback(t.nc, { call: callDataOf(c), terminatingProvider: c.terminatingProvider, requester: 'test' })).tracebackId);
+    const trails = await check(() => (watch.trails.filter((x) => ids.has(x.tracebackId)).length === ids.size ? watch.trails : undefined), 60_000, { name: 'every trail' });
+    await watch.close();
+    const byId = new Map(network.providers.map((p) => [p.id, p]));
+    let shakenHops = 0;
+    let passports = 0;
+    for (const trail of trails) {
+      const call = calls.find((c) => c.calling === trail.call.calling && c.called === trail.call.called && c.time === trail.call.time)!;
+      // The call as requested: caller ID, called number, time (UTC ms), campaign and transcript.
+      expect(trail.call).toEqual(callDataOf(call));
+      for (const hop of trail.hops) {
+        if (hop.status === 'cancelled' || hop.status === 'open') continue;
+        const p = byId.get(hop.provider)!;
+        // Answered and missed hops alike carry the provider's snapshot.
+        expect(hop.providerInfo, `${trail.tracebackId} hop ${hop.hop}`).toBeDefined();
+        if (unlisted.has(hop.provider)) expect(hop.providerInfo).toMatchObject({ verified: false, rmdStatus: 'unknown' });
+        else expect(hop.providerInfo).toMatchObject({ name: p.name, frn: p.frn, ocn: p.ocn, rmdStatus: 'certified', verified: true });
+        if (hop.stirShaken) {
+          shakenHops++;
+          if (hop.stirShaken.passport) passports++;
+          // The simulator signs consistently: every check against the call passes.
+          expect(hop.stirShaken.findings.filter((f) => !f.ok)).toEqual([]);
+        }
+      }
+      const last = trail.hops.at(-1)!;
+      if (trail.outcome === 'origin_found') expect(['A', 'B', undefined]).toContain(last.stirShaken?.attestation);
+      if (trail.outcome === 'foreign_entry') expect(['C', undefined]).toContain(last.stirShaken?.attestation);
+    }
+    expect(trails.some((x) => x.outcome === 'noncooperative' && x.hops.at(-1)?.providerInfo !== undefined)).toBe(true);
+    expect(shakenHops).toBeGreaterThan(trails.length);
+    expect(passports).toBe(shakenHops);
+  });
+});

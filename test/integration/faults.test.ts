@@ -119,6 +119,63 @@ describe('faults', { timeout: 180_000 }, () => {
     await Promise.all(carriers.map((c) => c.stop()));
   });
 
+  it('crash between publishing a trail and recording it: the restarted engine replays the outbox and publishes no second trail', async () => {
+    await using t = await setup();
+    const { Kvm } = await import('@nats-io/kv');
+    const { decode } = await import('msgpackr');
+    const { fetchPublicKey, verifyTrail } = await import('../../evidence/index.js');
+    const { fetchEvents } = await import('../../enforcement/index.js');
+    let carriers: Awaited<ReturnType<typeof scriptedCarriers>> | undefined;
+    // The engine saves its outbox checkpoint once a second; a kill within moments of the trail
+    // reaching the stream lands before that almost always. The precondition is checked, not
+    // assumed: if a checkpoint did cover the trail, the attempt proves nothing and is repeated.
+    for (let attempt = 1; ; attempt++) {
+      const engine = await spawnEngine(t.ns.url, ['--deadline', '20s']);
+      // Carriers wait for the streams the engine creates, so they connect after its first start.
+      carriers ??= await scriptedCarriers(t.ns.url, { C1: upstream('C2'), C2: originator });
+      let killed: Promise<void> | undefined;
+      // A core subscription sees the trail the moment the stream stores it; SIGKILL right then.
+      const sub = t.nc.subscribe('tb.trail.>', { callback: () => void (killed ??= engine.kill()) });
+      const { tracebackId } = await startTraceback(t.nc, { call: { ...call, time: call.time + attempt }, terminatingProvider: 'C1', requester: 'crash-test' });
+      await check(() => killed !== undefined, 15_000, { name: 'the trail to be published (then the engine is killed)' });
+      await killed;
+      sub.unsubscribe();
+      const meta = await new Kvm(t.nc).open('tb_engine');
+      const { shardOf } = await import('../../engine/index.js');
+      const checkpoint = Number((await meta.get(`checkpoint.shard.${shardOf(tracebackId, 32)}`))?.string() ?? 0);
+      const entry = await (await new Kvm(t.nc).open('tb_actors')).get(`traceback.${tracebackId}`);
+      const record = decode(entry!.value) as { outbox: { command: { type: string } }[] };
+      const unrecorded = checkpoint < entry!.revision && record.outbox.some((e) => e.command.type === 'cmd.publishTrail');
+      if (!unrecorded) {
+        expect(attempt, 'a checkpoint covered the trail on every attempt').toBeLessThan(3);
+        continue;
+      }
+      expect((await storedTrails(t.nc)).filter((x) => x.tracebackId === tracebackId)).toHaveLength(1);
+
+      // Stay down past the duplicate window, so the stream would store a second copy: only the
+      // engine's own check can keep the replayed publish from making one.
+      const jsm = await jetstreamManager(t.nc);
+      const info = await jsm.streams.info('TB_TRAILS');
+      await jsm.streams.update('TB_TRAILS', { ...info.config, duplicate_window: 100_000_000 });
+      const pastWindow = Date.now() + 300;
+      await check(() => Date.now() > pastWindow, 2000, { name: 'the duplicate window to pass' });
+
+      const restarted = await spawnEngine(t.ns.url, ['--deadline', '20s']);
+      const replayed = restarted.log
+        .filter((l) => l.includes('"msg":"shards recovered"'))
+        .map((l) => (JSON.parse(l) as { replayed?: number }).replayed ?? 0)
+        .reduce((a, b) => a + b, 0);
+      expect(replayed).toBeGreaterThanOrEqual(1);
+      const trails = (await storedTrails(t.nc)).filter((x) => x.tracebackId === tracebackId);
+      expect(trails).toHaveLength(1);
+      const key = await fetchPublicKey(t.nc);
+      expect(verifyTrail(trails[0], [key.key], { events: await fetchEvents(t.nc, tracebackId) })).toMatchObject({ ok: true, chainChecked: true });
+      await restarted.stop();
+      break;
+    }
+    await Promise.all((carriers ?? []).map((c) => c.stop()));
+  });
+
   it('a deadline that passes while the engine is down fires at restart', async () => {
     await using t = await setup();
     let engine = await spawnEngine(t.ns.url, ['--deadline', '2s', '--reminders', '0.5']);

@@ -131,7 +131,7 @@ class World {
   private fromProvider(pid: string, c: ProviderCommand): void {
     if (c.type === 'cmd.scheduleTimer') this.timers.set(`provider.${pid}.${c.timer}`, c.dueAt);
     else if (c.type === 'cmd.cancelTimer') this.timers.delete(`provider.${pid}.${c.timer}`);
-    else if (c.type === 'cmd.hopResult') this.tracebacks.get(c.tracebackId)?.send({ type: 'HOP_RESULT', hopId: c.hopId, result: c.result, timing: c.timing, at: this.now });
+    else if (c.type === 'cmd.hopResult') this.tracebacks.get(c.tracebackId)?.send({ type: 'HOP_RESULT', hopId: c.hopId, result: c.result, timing: c.timing, ...(c.providerInfo ? { providerInfo: c.providerInfo } : {}), at: this.now });
   }
 
   private fromTraceback(tracebackId: TracebackId, c: TracebackCommand): void {
