@@ -35,7 +35,7 @@ import { ensureError, NotOwnerError, RetryableError, ShardMovedError } from './e
 import { compileOptions, type CompiledEngineOptions, type EngineOptions } from './options.js';
 import { keysWrittenSince, readShardCheckpoint, writeShardCheckpoint, type SavedCheckpoint } from './recovery.js';
 import { TimerService } from './timer-service.js';
-import { ANSWER_ACK_WAIT_MS, ENGINE_ANSWER_CONSUMER, ensureShardConsumer, ensureTopology, type Topology } from './topology.js';
+import { ANSWER_ACK_WAIT_MS, ENGINE_ANSWER_CONSUMER, ensureShardConsumer, ensureTopologyRetrying, type Topology } from './topology.js';
 import { ActorHost, type HostStats, type ShardGuard } from './actor-host.js';
 import { ShardLeases } from './shards/leases.js';
 import { shardOf } from './shards/shard-of.js';
@@ -178,7 +178,9 @@ export class Engine implements AsyncDisposable {
     }
     this.js = jetstream(this.nc);
     this.jsm = await jetstreamManager(this.nc);
-    this.topology = await ensureTopology(this.nc, this.jsm, o.replicas, o.concurrency);
+    this.topology = await ensureTopologyRetrying(this.nc, this.jsm, o.replicas, o.concurrency, (err, attempt) =>
+      this.logger.warn({ err, attempt }, 'streams and buckets not ready yet; retrying'),
+    );
     this.checkpoint = new OutboxCheckpoint(0);
     this.timers = new TimerService(this.topology.timers, o.clock, (payload, at) => this.onTimer(payload.kind, payload.id, payload.timer, at), this.logger, o.timerTickMs);
     const shards: ShardGuard = {

@@ -80,7 +80,38 @@ async function ensureStream(jsm: JetStreamManager, config: NamedStreamConfig): P
   try {
     await jsm.streams.info(config.name);
   } catch {
-    await jsm.streams.add(config);
+    try {
+      await jsm.streams.add(config);
+    } catch (err) {
+      // Several engines starting together race to create it; the loser finds it there.
+      await jsm.streams.info(config.name).catch(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+/**
+ * Creating replicated streams on a cluster that is still electing leaders can time out;
+ * engines started together also race. Retried for a while before giving up.
+ */
+export async function ensureTopologyRetrying(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  replicas: number,
+  answerConcurrency: number,
+  onRetry: (err: unknown, attempt: number) => void,
+  budgetMs = 60_000,
+): Promise<Topology> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureTopology(nc, jsm, replicas, answerConcurrency);
+    } catch (err) {
+      if (err instanceof EngineError || Date.now() - started > budgetMs) throw err;
+      onRetry(err, attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 200 * attempt)));
+    }
   }
 }
 
@@ -101,7 +132,11 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   try {
     existing = await jsm.consumers.info(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER);
   } catch {
-    await jsm.consumers.add(Streams.hopAnswers, consumer);
+    await jsm.consumers.add(Streams.hopAnswers, consumer).catch(async (err: unknown) => {
+      await jsm.consumers.info(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER).catch(() => {
+        throw err;
+      });
+    });
   }
   if (existing && (existing.config.ack_wait !== consumer.ack_wait || existing.config.max_ack_pending !== consumer.max_ack_pending)) {
     await jsm.consumers.update(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });

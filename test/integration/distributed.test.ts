@@ -5,7 +5,7 @@ import { decodeMap, Streams, type HopQuery } from '../../protocol/index.js';
 import { startTraceback } from '../../engine/index.js';
 import { check } from '../harness/check.js';
 import { spawnEngine, type EngineProcess } from '../harness/engine-process.js';
-import { setup } from '../harness/nats-server.js';
+import { setupCluster, type ClusterFixture } from '../harness/nats-cluster.js';
 import { call, countById, delayed, originator, scriptedCarriers, storedTrails, upstream, type Script } from './fixtures.js';
 
 /** A five-provider chain whose carriers answer after a short random delay. */
@@ -105,7 +105,7 @@ async function explainWrong(nc: NatsConnection, wrong: Awaited<ReturnType<typeof
     const last = trail.hops.at(-1)!;
     console.log('WRONG', trail.tracebackId, trail.outcome, JSON.stringify(last));
     for (const [stream, subject] of [['TB_PROVIDER_EVENTS', `tb.provider.events.${last.provider}`], ['TB_EVENTS', `tb.events.${trail.tracebackId}`]] as const) {
-      const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: [subject] });
+      const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
       const messages = await consumer.consume();
       for await (const m of messages) {
         const body = decodeMap(m.data);
@@ -160,55 +160,69 @@ async function explainStuck(nc: NatsConnection, ids: Set<string>, engines: Engin
   for (const e of engines) console.log(e.pid, e.log.filter((l) => /"level":(40|50)|shards/.test(l)).slice(0, 60).map((l) => l.slice(0, 400)).join('\n'));
 }
 
-const ENGINE_ARGS = ['--deadline', '60s', '--lease', '2s', '--shards', '16'];
+const ENGINE_ARGS = ['--deadline', '90s', '--lease', '2s', '--shards', '16', '--replicas', '3'];
+const TRACEBACKS = 150;
 
-describe('distributed engine', { timeout: 240_000 }, () => {
-  it('three engines share the shards; kill -9 of one mid-run: every traceback ends once, no actor advanced by two engines', async () => {
-    await using t = await setup();
-    const engines: EngineProcess[] = [];
-    for (const id of ['e1', 'e2', 'e3']) engines.push(await spawnEngine(t.ns.url, [...ENGINE_ARGS, '--id', id]));
-    const carriers = await scriptedCarriers(t.ns.url, slowChain(40));
-    try {
-      const starting = startAll(t.nc, 300, 'kill');
-      await check(async () => (await storedTrails(t.nc)).length >= 30, 60_000, { name: '30 trails before the kill' });
-      const victim = engines[1]!;
+/**
+ * On a local 3-node JetStream cluster (every stream and bucket with 3 replicas), engines
+ * `ids` trace TRACEBACKS calls down a five-provider chain; `fault` strikes once 20 trails are in.
+ */
+async function scenario(ids: string[], prefix: string, fault: (ctx: { cluster: ClusterFixture; engines: EngineProcess[]; urls: string }) => Promise<void>) {
+  await using t = await setupCluster();
+  const urls = t.cluster.urls.join(',');
+  const engines: EngineProcess[] = [];
+  for (const id of ids) engines.push(await spawnEngine(urls, [...ENGINE_ARGS, '--id', id]));
+  const carriers = await scriptedCarriers(urls, slowChain(40));
+  try {
+    const starting = startAll(t.nc, TRACEBACKS, prefix);
+    await check(async () => (await storedTrails(t.nc)).length >= 20, 90_000, { name: '20 trails before the fault' });
+    await fault({ cluster: t, engines, urls });
+    const started = await starting;
+    expect(started.size).toBe(TRACEBACKS);
+    await expectEveryTrailOnce(t.nc, started).catch(async (err: unknown) => {
+      if (process.env['DEBUG_STUCK']) await explainStuck(t.nc, started, engines);
+      throw err;
+    });
+    return { engines, handedOver: assertSingleWriter(await eventHistory(t.nc)) };
+  } finally {
+    await Promise.all(carriers.map((c) => c.stop()));
+    await Promise.all(engines.map((e) => e.stop()));
+  }
+}
+
+const acquiredAny = (e: EngineProcess) => e.log.some((l) => l.includes('"msg":"shards acquired"'));
+
+describe('distributed engine on a 3-node NATS cluster, 3 engines', { timeout: 300_000 }, () => {
+  it('kill -9 of one engine mid-run: every traceback ends once, no actor advanced by two engines', async () => {
+    let victim: EngineProcess | undefined;
+    let logsBefore = 0;
+    const { engines, handedOver } = await scenario(['e1', 'e2', 'e3'], 'kill', async ({ engines }) => {
+      victim = engines[1]!;
+      logsBefore = engines.map((e) => e.log.length).reduce((a, b) => a + b, 0);
       await victim.kill();
-      const ids = await starting;
-      expect(ids.size).toBe(300);
-      await expectEveryTrailOnce(t.nc, ids).catch(async (err: unknown) => {
-        if (process.env['DEBUG_STUCK']) await explainStuck(t.nc, ids, engines);
-        throw err;
-      });
-      const handedOver = assertSingleWriter(await eventHistory(t.nc));
-      expect(handedOver, 'tracebacks that changed engine mid-way').toBeGreaterThan(0);
-      // The dead engine's shards were taken over by the survivors.
-      const tookOver = engines.filter((e) => e !== victim).some((e) => e.log.some((l) => l.includes('"msg":"shards acquired"') && !l.includes('"shards":[]')));
-      expect(tookOver).toBe(true);
-    } finally {
-      await Promise.all(carriers.map((c) => c.stop()));
-      await Promise.all(engines.map((e) => e.stop()));
-    }
+    });
+    expect(handedOver, 'tracebacks that changed engine mid-way').toBeGreaterThan(0);
+    // The dead engine's shards were taken over by the survivors after the kill.
+    expect(logsBefore).toBeGreaterThan(0);
+    expect(engines.filter((e) => e !== victim).some(acquiredAny)).toBe(true);
   });
 
-  it('an engine added mid-run takes its share; every traceback ends once', async () => {
-    await using t = await setup();
-    const engines: EngineProcess[] = [];
-    for (const id of ['a1', 'a2']) engines.push(await spawnEngine(t.ns.url, [...ENGINE_ARGS, '--id', id]));
-    const carriers = await scriptedCarriers(t.ns.url, slowChain(40));
-    try {
-      const starting = startAll(t.nc, 300, 'join');
-      await check(async () => (await storedTrails(t.nc)).length >= 30, 60_000, { name: '30 trails before the join' });
-      const joined = await spawnEngine(t.ns.url, [...ENGINE_ARGS, '--id', 'a3']);
+  it('kill -9 of one NATS node mid-run (restarted later): every traceback ends once', async () => {
+    await scenario(['n1', 'n2', 'n3'], 'node', async ({ cluster }) => {
+      const node = cluster.cluster.nodes[0]!;
+      await node.kill('SIGKILL');
+      await delayed(5_000, null);
+      await node.restart();
+    });
+  });
+
+  it('an engine added mid-run takes its share, handed over: every traceback ends once', async () => {
+    let joined: EngineProcess | undefined;
+    const { engines } = await scenario(['a1', 'a2'], 'join', async ({ engines, urls }) => {
+      joined = await spawnEngine(urls, [...ENGINE_ARGS, '--id', 'a3']);
       engines.push(joined);
-      const ids = await starting;
-      await expectEveryTrailOnce(t.nc, ids);
-      assertSingleWriter(await eventHistory(t.nc));
-      // The newcomer got shards handed over (not taken by expiry): the others logged a hand-over.
-      expect(joined.log.some((l) => l.includes('"msg":"shards acquired"'))).toBe(true);
-      expect(engines.slice(0, 2).some((e) => e.log.some((l) => l.includes('"msg":"shards handed over"')))).toBe(true);
-    } finally {
-      await Promise.all(carriers.map((c) => c.stop()));
-      await Promise.all(engines.map((e) => e.stop()));
-    }
+    });
+    expect(acquiredAny(joined!)).toBe(true);
+    expect(engines.slice(0, 2).some((e) => e.log.some((l) => l.includes('"msg":"shards handed over"')))).toBe(true);
   });
 });
