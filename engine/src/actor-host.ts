@@ -22,8 +22,11 @@ export interface KindSpec<A extends HostedActor<E, C>, E, C extends { type: stri
   version: number;
   /** Re-creates an actor from a stored record, migrating older versions; not started. */
   restore(record: ActorRecord<C>): A;
-  /** Carries out commands; idempotent. `recovery`: they may have run before, long ago. */
-  execute(id: string, actor: A, commands: C[], recovery: boolean, extra: unknown): Promise<void>;
+  /**
+   * Carries out commands; idempotent. `recovery`: they may have run before, long ago.
+   * `writer`: the engine and shard epoch under which they were persisted (or taken over).
+   */
+  execute(id: string, actor: A, commands: C[], recovery: boolean, extra: unknown, writer: WriterStamp): Promise<void>;
   /**
    * State derived from the commands and persisted with them in the same write (the
    * traceback's evidence chain over its audit events).
@@ -50,6 +53,8 @@ interface Entry<A, C> {
   replayUpTo: number;
   /** The shard epoch under which this copy was loaded or written; another epoch means reload. */
   epoch: number;
+  /** Who persisted the commands taken over for replay (they are stamped with it, not with us). */
+  replayWriter: WriterStamp | undefined;
 }
 
 interface QueuedDelivery<A, E> {
@@ -76,6 +81,8 @@ export interface HostStats {
 
 /** Shard ownership as the host sees it (see `ShardLeases`). */
 export interface ShardGuard {
+  /** This engine's id, stamped on what it writes. */
+  readonly engineId: string;
   shardOf(id: string): number;
   /** The stamp to write under; throws `NotOwnerError` when this engine may not write the shard now. */
   stamp(shard: number): WriterStamp;
@@ -270,6 +277,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       retryTimer: undefined,
       replayUpTo: 0,
       epoch: 0,
+      replayWriter: undefined,
     };
   }
 
@@ -348,7 +356,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     const commands = this.supersede(pending.map((e) => e.command));
     const recovery = (pending[0]?.id ?? Infinity) <= entry.replayUpTo;
     this.spec
-      .execute(id, entry.actor, commands, recovery, entry.extra)
+      .execute(id, entry.actor, commands, recovery, entry.extra, (recovery ? entry.replayWriter : undefined) ?? { engine: this.deps.shards.engineId, epoch: entry.epoch })
       .then(
         () => {
           entry.executedUpTo = upTo;
@@ -413,7 +421,8 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       // Our earlier write landed if the revision moved: carry out its outbox now.
       if (stored && stored.revision !== doubt.previousRevision && stored.record.outbox.length > 0) {
         const actor = this.spec.restore(stored.record);
-        await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra);
+        const writer = stored.record.writer ?? { engine: this.deps.shards.engineId, epoch: 0 };
+        await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra, writer);
       }
       this.uncertain.delete(id);
       this.deps.checkpoint.done(doubt.token);
@@ -441,6 +450,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       entry.outbox = [...outbox];
       entry.executedUpTo = (outbox[0]?.id ?? 1) - 1;
       entry.replayUpTo = outbox[outbox.length - 1]?.id ?? 0;
+      entry.replayWriter = stored.record.writer;
       const token = this.deps.checkpoint.begin(this.deps.shards.shardOf(id));
       this.deps.checkpoint.written(token, stored.revision);
       entry.tokens.push({ token, upTo: entry.replayUpTo });

@@ -184,6 +184,7 @@ export class Engine implements AsyncDisposable {
     this.checkpoint = new OutboxCheckpoint(0);
     this.timers = new TimerService(this.topology.timers, o.clock, (payload, at) => this.onTimer(payload.kind, payload.id, payload.timer, at), this.logger, o.timerTickMs);
     const shards: ShardGuard = {
+      engineId: o.engineId,
       shardOf: (id) => shardOf(id, o.shards),
       stamp: (shard) => {
         const epoch = this.openShards.has(shard) ? this.leases.writable(shard) : undefined;
@@ -209,8 +210,7 @@ export class Engine implements AsyncDisposable {
     };
     const { key } = await loadOrCreateEngineKey(await openKeyBucket(this.nc, { replicas: o.replicas }));
     this.keyService = servePublicKey(this.nc, key);
-    const stampOf = (id: string) => ({ engine: o.engineId, epoch: this.leases.epochOf(shardOf(id, o.shards)) ?? 0 });
-    const effects = { signingKey: key, js: this.js, jsm: this.jsm, timers: this.timers, router, stampOf };
+    const effects = { signingKey: key, js: this.js, jsm: this.jsm, timers: this.timers, router };
     this.tracebacks = new ActorHost(tracebackSpec(effects), hostDeps);
     this.providers = new ActorHost(providerSpec(effects), hostDeps);
     this.leases = new ShardLeases({
@@ -232,6 +232,7 @@ export class Engine implements AsyncDisposable {
     this.serve(Subjects.status, (msg) => this.onStatus(msg));
     this.serve(Subjects.upsertProviders, (msg) => this.onUpsertProviders(msg.data));
     this.serve(Subjects.clearFlag, (msg) => this.onClearFlag(msg.data));
+    await this.timers.follow((key) => this.openShards.has(this.shardOf(timerActorId(key))));
     // Takes this engine's share of the shards and recovers them before it counts as running.
     await this.leases.start((err) => void this.fail(err));
     // Subscribed before the engine counts as running, so a stop right after start closes it.

@@ -45,8 +45,6 @@ export interface EffectDeps {
   jsm: JetStreamManager;
   timers: TimerService;
   router: Router;
-  /** Which engine carries out an actor's commands, under which shard epoch; stamped on audit events. */
-  stampOf(id: string): WriterStamp;
 }
 
 /**
@@ -113,7 +111,7 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, Traceb
       }
       return chain;
     },
-    execute: async (id, actor, commands, recovery, extra) => {
+    execute: async (id, actor, commands, recovery, extra, writer) => {
       const context = actor.getSnapshot().context as TracebackContext;
       const lastAudit = recovery ? await lastSeq(deps.jsm, Streams.events, Subjects.events(id)) : 0;
       await Promise.all(
@@ -135,7 +133,7 @@ export function tracebackSpec(deps: EffectDeps): KindSpec<TracebackActor, Traceb
               if (command.record.seq <= lastAudit) return;
               await deps.js.publish(Subjects.events(id), encodeMessage(auditEvent(command.record)), {
                 msgID: `${id}.e${command.record.seq}`,
-                headers: writerHeaders(deps.stampOf(id)),
+                headers: writerHeaders(writer),
               });
               return;
             }
@@ -168,7 +166,7 @@ export function providerSpec(deps: EffectDeps): KindSpec<ProviderActor, Provider
     },
     supersedeKey: (command) =>
       command.type === 'cmd.scheduleTimer' || command.type === 'cmd.cancelTimer' ? `timer:${command.timer}` : undefined,
-    execute: async (id, actor, commands, recovery) => {
+    execute: async (id, actor, commands, recovery, _extra, writer) => {
       const context = actor.getSnapshot().context as ProviderContext;
       const lastAudit = recovery ? await lastSeq(deps.jsm, Streams.providerEvents, Subjects.providerEvents(id)) : 0;
       await Promise.all(
@@ -217,7 +215,7 @@ export function providerSpec(deps: EffectDeps): KindSpec<ProviderActor, Provider
               if (command.record.seq <= lastAudit) return;
               await deps.js.publish(Subjects.providerEvents(id), encodeMessage({ v: PROTOCOL_VERSION, kind: 'provider_event', ...command.record }), {
                 msgID: `${id}.pe${command.record.seq}`,
-                headers: writerHeaders(deps.stampOf(id)),
+                headers: writerHeaders(writer),
               });
               return;
             }

@@ -1,4 +1,4 @@
-import type { KV } from '@nats-io/kv';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { Packr } from 'msgpackr';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
@@ -14,6 +14,8 @@ interface TimerEntry {
   dueAt: number;
   payload: TimerPayload;
   generation: number;
+  /** KV revision of the write this entry mirrors (0: unknown). */
+  revision: number;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
@@ -33,6 +35,7 @@ export class TimerService {
   private generation = 0;
   private ticker: NodeJS.Timeout | undefined;
   private ticking = false;
+  private watcher: { stop(): void } | undefined;
 
   constructor(
     private readonly kv: KV,
@@ -63,7 +66,7 @@ export class TimerService {
           // Timers written by machine version 1 named only the traceback.
           if (stored.payload.tracebackId !== undefined) stored.payload = { kind: 'traceback', id: stored.payload.tracebackId, timer: stored.payload.timer };
           if (!this.entries.has(key)) loaded++;
-          this.entries.set(key, { dueAt: stored.dueAt, payload: stored.payload, generation: ++this.generation });
+          this.entries.set(key, { dueAt: stored.dueAt, payload: stored.payload, generation: ++this.generation, revision: entry.revision });
         }),
       );
     }
@@ -83,11 +86,36 @@ export class TimerService {
   stop(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
+    this.watcher?.stop();
+    this.watcher = undefined;
   }
 
   async schedule(key: string, dueAt: number, payload: TimerPayload): Promise<void> {
-    await this.kv.put(key, packr.pack({ dueAt, payload }));
-    this.entries.set(key, { dueAt, payload, generation: ++this.generation });
+    const revision = await this.kv.put(key, packr.pack({ dueAt, payload }));
+    this.entries.set(key, { dueAt, payload, generation: ++this.generation, revision });
+  }
+
+  /**
+   * Follows timer writes made by other engines for actors this engine holds (`wanted`): an
+   * engine that lost a shard may still be carrying out a command that schedules a timer after
+   * the new owner loaded the shard's timers.
+   */
+  async follow(wanted: (key: string) => boolean): Promise<void> {
+    const watch = await this.kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
+    this.watcher = watch;
+    void (async () => {
+      for await (const e of watch) {
+        const mine = this.entries.get(e.key);
+        if (mine && mine.revision >= e.revision) continue;
+        if (e.operation !== 'PUT' || e.value.length === 0) {
+          if (mine && !this.firing.has(e.key)) this.entries.delete(e.key);
+          continue;
+        }
+        if (!wanted(e.key)) continue;
+        const stored = packr.unpack(e.value) as { dueAt: number; payload: TimerPayload };
+        this.entries.set(e.key, { dueAt: stored.dueAt, payload: stored.payload, generation: ++this.generation, revision: e.revision });
+      }
+    })().catch((err: unknown) => this.logger.warn({ err }, 'timer watch ended'));
   }
 
   async cancel(key: string): Promise<void> {
