@@ -2,11 +2,10 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { decodeMap, Streams, type HopQuery } from '../../protocol/index.js';
-import { startTraceback } from '../../engine/index.js';
 import { check } from '../harness/check.js';
 import { spawnEngine, type EngineProcess } from '../harness/engine-process.js';
 import { setupCluster, type ClusterFixture } from '../harness/nats-cluster.js';
-import { call, countById, delayed, originator, scriptedCarriers, storedTrails, upstream, type Script } from './fixtures.js';
+import { countById, delayed, originator, scriptedCarriers, startAll, storedTrails, upstream, type Script } from './fixtures.js';
 
 /** A five-provider chain whose carriers answer after a short random delay. */
 function slowChain(ms: number): Script {
@@ -20,17 +19,6 @@ function slowChain(ms: number): Script {
   } as unknown as Script;
 }
 
-async function startAll(nc: NatsConnection, n: number, prefix: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  await Promise.all(
-    Array.from({ length: n }, async (_, i) => {
-      const request = { call: { ...call, time: call.time + i }, terminatingProvider: 'D1', requester: 'distributed-test', requestId: `${prefix}-${i}` };
-      const started = await check(() => startTraceback(nc, request, 3000), 60_000, { name: `start ${prefix}-${i}` });
-      ids.add(started.tracebackId);
-    }),
-  );
-  return ids;
-}
 
 interface Stamped {
   seq: number;
@@ -174,7 +162,7 @@ async function scenario(ids: string[], prefix: string, fault: (ctx: { cluster: C
   for (const id of ids) engines.push(await spawnEngine(urls, [...ENGINE_ARGS, '--id', id]));
   const carriers = await scriptedCarriers(urls, slowChain(40));
   try {
-    const starting = startAll(t.nc, TRACEBACKS, prefix);
+    const starting = startAll(t.nc, TRACEBACKS, { prefix, terminatingProvider: 'D1', requester: 'distributed-test' });
     await check(async () => (await storedTrails(t.nc)).length >= 20, 90_000, { name: '20 trails before the fault' });
     await fault({ cluster: t, engines, urls });
     const started = await starting;

@@ -4,7 +4,7 @@ import { startTraceback } from '../../engine/index.js';
 import { check } from '../harness/check.js';
 import { spawnEngine } from '../harness/engine-process.js';
 import { reconnected, setup } from '../harness/nats-server.js';
-import { call, countById, delayed, originator, scriptedCarriers, storedTrails, upstream, type Script } from './fixtures.js';
+import { call, countById, delayed, originator, scriptedCarriers, startAll, storedTrails, upstream, type Script } from './fixtures.js';
 
 /** A five-provider chain whose carriers answer after a short, varying delay. */
 const chain: Script = {
@@ -23,25 +23,13 @@ function slowly(script: Script, ms: number): Script {
   ) as unknown as Script;
 }
 
-/** Starts `n` tracebacks with idempotency keys, retrying any whose reply was lost. */
-async function startAll(nc: Parameters<typeof startTraceback>[0], n: number, prefix: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  await Promise.all(
-    Array.from({ length: n }, async (_, i) => {
-      const request = { call: { ...call, time: call.time + i }, terminatingProvider: 'T1', requester: 'fault-test', requestId: `${prefix}-${i}` };
-      const started = await check(() => startTraceback(nc, request, 3000), 60_000, { name: `start ${prefix}-${i}` });
-      ids.add(started.tracebackId);
-    }),
-  );
-  return ids;
-}
 
 describe('faults', { timeout: 180_000 }, () => {
   it('kill -9 of the engine with tracebacks in flight: every traceback ends, none twice', async () => {
     await using t = await setup();
     let engine = await spawnEngine(t.ns.url, ['--deadline', '20s']);
     const carriers = await scriptedCarriers(t.ns.url, slowly(chain, 40));
-    const starting = startAll(t.nc, 300, 'kill');
+    const starting = startAll(t.nc, 300, { prefix: 'kill', terminatingProvider: 'T1', requester: 'fault-test' });
     // Kill once the run is well under way, so writes, commands and acks are in flight.
     await check(async () => (await storedTrails(t.nc)).length >= 20, 30_000, { name: '20 trails before the kill' });
     await engine.kill();
@@ -87,7 +75,7 @@ describe('faults', { timeout: 180_000 }, () => {
     await using t = await setup();
     await using engine = await spawnEngine(t.ns.url, ['--deadline', '20s']);
     const carriers = await scriptedCarriers(t.ns.url, slowly(chain, 40));
-    const starting = startAll(t.nc, 200, 'nats');
+    const starting = startAll(t.nc, 200, { prefix: 'nats', terminatingProvider: 'T1', requester: 'fault-test' });
     await check(async () => (await storedTrails(t.nc)).length >= 20, 30_000, { name: '20 trails before the restart' });
     const back = reconnected(t.nc);
     await t.ns.kill();

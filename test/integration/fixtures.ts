@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Streams, decodeTrail, type Answer, type HopQuery, type ProviderId, type Trail } from '../../protocol/index.js';
 import { connectCarrier, type Carrier } from '../../carrier/index.js';
-import { watchTrails } from '../../engine/index.js';
+import { startTraceback, watchTrails } from '../../engine/index.js';
+import { check } from '../harness/check.js';
 
 export const quiet = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 
@@ -79,4 +80,21 @@ export function countById(trails: Trail[]): Map<string, number> {
 
 export function delayed<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+}
+
+/**
+ * Starts `n` tracebacks of `call` (one second apart) at `terminatingProvider`, each with an
+ * idempotency key `<prefix>-<i>`, retrying any whose reply was lost (an engine killed or a
+ * shard moving meanwhile); resolves with their ids.
+ */
+export async function startAll(nc: NatsConnection, n: number, options: { prefix: string; terminatingProvider: string; requester: string }): Promise<Set<string>> {
+  const ids = new Set<string>();
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const request = { call: { ...call, time: call.time + i }, terminatingProvider: options.terminatingProvider, requester: options.requester, requestId: `${options.prefix}-${i}` };
+      const started = await check(() => startTraceback(nc, request, 3000), 60_000, { name: `start ${options.prefix}-${i}` });
+      ids.add(started.tracebackId);
+    }),
+  );
+  return ids;
 }
