@@ -142,7 +142,10 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     await jsm.consumers.update(Streams.hopAnswers, ENGINE_ANSWER_CONSUMER, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });
   }
   const kvm = new Kvm(nc);
-  const opts = { history: 1, replicas, storage: StorageType.File };
+  // Reads go to the stream leader: with `allow_direct`, any replica answers a get, and one that
+  // is catching up (a node just restarted) serves an old record or none at all; an engine that
+  // read "no traceback" there would drop a hop result on the floor.
+  const opts = { history: 1, replicas, storage: StorageType.File, allow_direct: false };
   return {
     actors: await kvm.create(Buckets.actors, opts),
     timers: await kvm.create(Buckets.timers, opts),

@@ -29,7 +29,8 @@ export interface KeyBucketOptions {
 
 /** Creates (or binds to) the {@link KEY_BUCKET} bucket: file storage, history 5 (a rotation stays visible). */
 export async function openKeyBucket(nc: NatsConnection, options: KeyBucketOptions = {}): Promise<KV> {
-  return new Kvm(nc).create(KEY_BUCKET, { history: 5, replicas: options.replicas ?? 1, storage: StorageType.File });
+  // Leader reads: a replica catching up could answer "no key yet" and a second key would be tried.
+  return new Kvm(nc).create(KEY_BUCKET, { history: 5, replicas: options.replicas ?? 1, storage: StorageType.File, allow_direct: false });
 }
 
 function decodeStored(value: Uint8Array): EngineKey {
