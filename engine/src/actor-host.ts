@@ -88,6 +88,8 @@ export interface ShardGuard {
   stamp(shard: number): WriterStamp;
   /** The current epoch of a shard held here, without throwing. */
   epochNow(shard: number): number | undefined;
+  /** The actor-bucket sequence up to which this tenure's recovery scanned the shard's writes. */
+  scannedUpTo(shard: number): number;
   /** A stored record carries a newer epoch than ours: another engine owns the shard now. */
   superseded(shard: number): void;
 }
@@ -446,7 +448,14 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     entry.nextCommandId = stored.record.nextCommandId;
     entry.executedUpTo = stored.record.nextCommandId - 1;
     const outbox = stored.record.outbox;
-    if (this.replay.delete(id) && outbox.length > 0) {
+    // A previous owner's write that landed after this tenure's recovery scan (it was on its way
+    // when the shard moved) was not marked for replay, and nobody else will carry it out.
+    const late =
+      stored.record.writer !== undefined &&
+      stored.record.writer.epoch < mine.epoch &&
+      stored.revision > this.deps.shards.scannedUpTo(shard);
+    if ((this.replay.delete(id) || late) && outbox.length > 0) {
+      if (late) this.deps.logger.warn({ kind: this.spec.kind, id, writer: stored.record.writer, revision: stored.revision }, 'late write of a previous owner; carrying out its commands');
       entry.outbox = [...outbox];
       entry.executedUpTo = (outbox[0]?.id ?? 1) - 1;
       entry.replayUpTo = outbox[outbox.length - 1]?.id ?? 0;

@@ -128,6 +128,8 @@ export class Engine implements AsyncDisposable {
   /** Shards whose recovery has begun (their replay set is marked): local writes may go on. */
   private readonly openShards = new Map<number, number>();
   private readonly shardWork = new Map<number, ShardWork>();
+  /** Per shard held: the actor-bucket sequence its recovery scan reached. */
+  private readonly scannedUpTo = new Map<number, number>();
   private messages: ConsumerMessages | undefined;
   private keyService: KeyService | undefined;
   private readonly subscriptions: Subscription[] = [];
@@ -192,6 +194,7 @@ export class Engine implements AsyncDisposable {
         return { engine: o.engineId, epoch };
       },
       epochNow: (shard) => (this.openShards.has(shard) ? this.leases.writable(shard) : undefined),
+      scannedUpTo: (shard) => this.scannedUpTo.get(shard) ?? Number.MAX_SAFE_INTEGER,
       superseded: (shard) => this.leases.superseded(shard),
     };
     const hostDeps = {
@@ -473,14 +476,17 @@ export class Engine implements AsyncDisposable {
   }
 
   private async deliverLocal(delivery: ShardDelivery): Promise<void> {
+    let outcome: string;
     if (delivery.target === 'provider') {
       const event = delivery.event;
-      await this.providers.deliver(delivery.id, () => ({ event }), () => createProvider(this.providerInput(delivery.id)));
-      return;
+      outcome = (await this.providers.deliver(delivery.id, () => ({ event }), () => createProvider(this.providerInput(delivery.id)))).outcome;
+    } else {
+      const event = delivery.event;
+      // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
+      outcome = (await this.tracebacks.deliver(delivery.id, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined }))).outcome;
     }
-    const event = delivery.event;
-    // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
-    await this.tracebacks.deliver(delivery.id, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined }));
+    // Replays make duplicates normal; a result that changes nothing is still worth a trace.
+    if (outcome !== 'applied') this.logger.debug({ target: delivery.target, id: delivery.id, type: delivery.event.type, outcome }, 'delivery changed nothing');
   }
 
   private async onStatus(msg: Msg): Promise<Uint8Array> {
@@ -604,7 +610,7 @@ export class Engine implements AsyncDisposable {
         return;
       }
       this.logger.debug({ err, subject: m.subject }, 'shard delivery not applied; redelivered');
-      m.nak(err instanceof NotOwnerError ? 0 : 500);
+      m.nak(err instanceof NotOwnerError ? 100 : 500);
     }
   }
 
@@ -701,7 +707,10 @@ export class Engine implements AsyncDisposable {
     }
     this.tracebacks.markForReplay(replay.traceback);
     this.providers.markForReplay(replay.provider);
-    for (const { shard, epoch } of list) this.openShards.set(shard, epoch);
+    for (const { shard, epoch } of list) {
+      this.scannedUpTo.set(shard, lastSequence);
+      this.openShards.set(shard, epoch);
+    }
     const timers = await this.timers.load((key) => wanted.has(this.shardOf(timerActorId(key))));
     this.checkpoint.observe(lastSequence);
     let replayed = 0;
@@ -775,6 +784,7 @@ export class Engine implements AsyncDisposable {
 
   private forgetShard(shard: number): void {
     this.shardWork.delete(shard);
+    this.scannedUpTo.delete(shard);
     this.checkpoint.forget(shard);
     this.timers.forget((key) => this.shardOf(timerActorId(key)) === shard);
   }

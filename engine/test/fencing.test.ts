@@ -37,6 +37,10 @@ class TestGuard implements ShardGuard {
   epochNow(): number | undefined {
     return this.epoch;
   }
+  scanned = Number.MAX_SAFE_INTEGER;
+  scannedUpTo(): number {
+    return this.scanned;
+  }
   superseded(shard: number): void {
     this.supersededLog.push(shard);
   }
@@ -133,5 +137,31 @@ describe('actor host fencing by shard epoch', () => {
     // 4, not 2: the stale copy (n = 1) was not written over the other engine's n = 3.
     expect(executed).toEqual([1, 4]);
     expect(decodeRecord((await kv.get('traceback.a'))!.value).writer).toEqual({ engine: 'me', epoch: 7 });
+  });
+
+  it('carries out the commands of a previous owner\'s write that landed after this tenure\'s recovery scan', async () => {
+    const kv = await freshBucket();
+    const old = new TestGuard();
+    old.epoch = 5;
+    await (await host(kv, old, []).deliver('a', inc, create)).executed;
+    const stored = (await kv.get('traceback.a'))!;
+    // The old owner's next write, still pending its commands, lands after the new owner's scan.
+    const moved = createActor(counter, { snapshot: decodeRecord(stored.value).snapshot as never });
+    moved.start();
+    moved.send({ type: 'INC' });
+    const pending = { ...decodeRecord(stored.value), snapshot: moved.getPersistedSnapshot(), outbox: [{ id: 2, command: { type: 'cmd.note', n: 2 } }], nextCommandId: 3, writer: { engine: 'old', epoch: 5 } };
+    const guard = new TestGuard();
+    guard.epoch = 8;
+    guard.scanned = stored.revision; // the scan ended before the late write
+    await kv.update('traceback.a', encodeRecord(pending), stored.revision);
+    const executed: number[] = [];
+    await (await host(kv, guard, executed).deliver('a', inc)).executed;
+    expect(executed).toEqual([2, 3]);
+    // Not when the write was seen by the scan (it was replayed then, or ran before).
+    const seen = new TestGuard();
+    seen.epoch = 9;
+    const again: number[] = [];
+    await (await host(kv, seen, again).deliver('a', inc)).executed;
+    expect(again).toEqual([4]);
   });
 });

@@ -24,7 +24,7 @@ export async function spawnEngine(natsUrl: string, args: string[] = []): Promise
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   const child: ChildProcess = spawn(process.execPath, [CLI, 'engine', '--nats', natsUrl, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'info' },
+    env: { ...process.env, LOG_LEVEL: process.env['ENGINE_LOG_LEVEL'] ?? 'info' },
   });
   const log: string[] = [];
   runningEngines.add(child);

@@ -120,6 +120,12 @@ async function explainStuck(nc: NatsConnection, ids: Set<string>, engines: Engin
     const rec = e ? (decode(e.value) as { writer?: unknown; snapshot: { value: unknown; context: { hops: unknown[] } }; outbox: unknown[] }) : undefined;
     console.log(id, e?.revision, JSON.stringify(rec?.writer), JSON.stringify(rec?.snapshot.value), JSON.stringify(rec?.snapshot.context.hops.at(-1)), 'outbox', JSON.stringify(rec?.outbox).slice(0, 300));
   }
+  await explainWrong(nc, (await Promise.all(stuck.slice(0, 2).map(async (id) => {
+    const e = await kv.get(`traceback.${id}`);
+    const ctx = (decode(e!.value) as { snapshot: { context: { tracebackId: string; hops: { hop: number; hopId: string; provider: string }[] } } }).snapshot.context;
+    return { tracebackId: ctx.tracebackId, outcome: 'stuck', hops: ctx.hops } as unknown as Awaited<ReturnType<typeof storedTrails>>[number];
+  }))));
+  for (const e of engines) console.log(e.pid, e.log.filter((l) => /delivery changed nothing/.test(l)).slice(0, 20).map((l) => l.slice(0, 300)).join('\n'));
   const { getProvider } = await import('../../engine/index.js');
   for (const id of stuck.slice(0, 4)) {
     const e = await kv.get(`traceback.${id}`);
