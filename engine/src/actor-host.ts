@@ -284,15 +284,25 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
   }
 
   private async persist(id: string, entry: Entry<A, C>, commands: C[], created: boolean): Promise<Delivery> {
+    const before = { outbox: entry.outbox, nextCommandId: entry.nextCommandId, extra: entry.extra };
+    entry.outbox = [...entry.outbox];
     for (const command of commands) entry.outbox.push({ id: entry.nextCommandId++, command });
     if (this.spec.extend) entry.extra = this.spec.extend(entry.extra, commands);
     const upTo = entry.nextCommandId - 1;
+    // On failure the copy is dropped, but its executor may still be busy with earlier, stored
+    // commands and must not pick up these, which were never stored.
+    const unwind = () => {
+      entry.outbox = before.outbox.filter((e) => e.id > entry.executedUpTo);
+      entry.nextCommandId = before.nextCommandId;
+      entry.extra = before.extra;
+      this.drop(id);
+    };
     const shard = this.deps.shards.shardOf(id);
     let writer: WriterStamp;
     try {
       writer = this.deps.shards.stamp(shard);
     } catch (err) {
-      this.drop(id);
+      unwind();
       throw err;
     }
     const record: ActorRecord<C> = {
@@ -312,7 +322,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       // lease must still be fresh when the write leaves.
       if (this.deps.shards.stamp(shard).epoch !== writer.epoch) throw new NotOwnerError(`shard ${shard} changed epoch`);
     } catch (err) {
-      this.drop(id);
+      unwind();
       throw err;
     }
     entry.epoch = writer.epoch;
@@ -324,7 +334,8 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
           : await this.deps.actors.update(key, bytes, entry.revision);
     } catch (err) {
       // The live actor is now ahead of the store: drop it so the next attempt starts from KV.
-      this.drop(id);
+      // (A write whose outcome is unknown is settled on the next load, from what is stored.)
+      unwind();
       if (isConflict(err)) {
         this.stats.conflicts++;
         this.deps.checkpoint.done(token);

@@ -46,12 +46,13 @@ class TestGuard implements ShardGuard {
   }
 }
 
-function host(kv: KV, guard: TestGuard, executed: number[]) {
+function host(kv: KV, guard: TestGuard, executed: number[], gate?: Promise<void>) {
   const spec: KindSpec<Counter, { type: 'INC' }, { type: 'cmd.note'; n: number }> = {
     kind: 'traceback',
     version: 2,
     restore: (record) => createActor(counter, { snapshot: record.snapshot as Snapshot<unknown> as never }) as unknown as Counter,
     execute: async (_id, _actor, commands) => {
+      if (gate) await gate;
       for (const c of commands) executed.push(c.n);
     },
   };
@@ -163,5 +164,23 @@ describe('actor host fencing by shard epoch', () => {
     const again: number[] = [];
     await (await host(kv, seen, again).deliver('a', inc)).executed;
     expect(again).toEqual([4]);
+  });
+
+  it('never carries out commands whose write failed, even while the executor is still busy', async () => {
+    const kv = await freshBucket();
+    const guard = new TestGuard();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const executed: number[] = [];
+    const h = host(kv, guard, executed, gate);
+    const first = await h.deliver('a', inc, create); // stored; its command waits at the gate
+    // Another writer moves the record on, so the next write from this copy loses its compare-and-set.
+    const stored = (await kv.get('traceback.a'))!;
+    await kv.update('traceback.a', stored.value, stored.revision);
+    await expect(h.deliver('a', inc)).rejects.toThrow(/could not store/);
+    open();
+    await first.executed;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(executed).toEqual([1]);
   });
 });
