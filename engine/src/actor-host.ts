@@ -198,6 +198,15 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     try {
       this.deps.shards.stamp(this.deps.shards.shardOf(id));
       let entry = await this.load(id);
+      if (entry && entry.actor.getSnapshot().status === 'stopped') {
+        // The shard was lost between the ownership check and here (the loss is handled in a
+        // microtask that can run during `await this.load`) and its actors were stopped. A
+        // stopped actor ignores every event, which would read as "nothing changed" and the
+        // message would be acknowledged and lost; reloading checks ownership again instead.
+        this.deps.logger.debug({ kind: this.spec.kind, id }, 'actor stopped under us (shard lost); reloading');
+        this.drop(id);
+        entry = await this.load(id);
+      }
       let created = false;
       const commands: C[] = [];
       let sub: { unsubscribe(): void } | undefined = entry?.actor.on('*', (command) => commands.push(command));

@@ -476,17 +476,42 @@ export class Engine implements AsyncDisposable {
   }
 
   private async deliverLocal(delivery: ShardDelivery): Promise<void> {
-    let outcome: string;
     if (delivery.target === 'provider') {
       const event = delivery.event;
-      outcome = (await this.providers.deliver(delivery.id, () => ({ event }), () => createProvider(this.providerInput(delivery.id)))).outcome;
-    } else {
-      const event = delivery.event;
-      // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
-      outcome = (await this.tracebacks.deliver(delivery.id, (actor) => (actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined }))).outcome;
+      let seen: { status: string; known?: boolean } | undefined;
+      const outcome = (
+        await this.providers.deliver(
+          delivery.id,
+          (actor) => {
+            if (actor && event.type === 'ASK') {
+              const c = actor.getSnapshot().context as ProviderContext;
+              const hopId = event.query.hopId;
+              seen = { status: actor.getSnapshot().status, known: Boolean(c.open[hopId] ?? c.recent[hopId]) || c.queue.some((q) => q.hopId === hopId) };
+            }
+            return { event };
+          },
+          () => createProvider(this.providerInput(delivery.id)),
+        )
+      ).outcome;
+      if (outcome !== 'applied') this.logger.debug({ id: delivery.id, type: event.type, outcome, seen }, 'provider delivery changed nothing');
+      return;
     }
-    // Replays make duplicates normal; a result that changes nothing is still worth a trace.
-    if (outcome !== 'applied') this.logger.debug({ target: delivery.target, id: delivery.id, type: delivery.event.type, outcome }, 'delivery changed nothing');
+    {
+      const event = delivery.event;
+      let seen: { status: string; hop?: string; hopStatus?: string } | undefined;
+      // A finished traceback ignores late results (a replayed outbox); XState would warn about them.
+      const outcome = (
+        await this.tracebacks.deliver(delivery.id, (actor) => {
+          if (actor) {
+            const hop = (actor.getSnapshot().context as TracebackContext).hops.at(-1);
+            seen = { status: actor.getSnapshot().status, ...(hop ? { hop: hop.hopId, hopStatus: hop.status } : {}) };
+          }
+          return actor && actor.getSnapshot().status === 'active' ? { event } : { result: undefined };
+        })
+      ).outcome;
+      // Replays make duplicates normal; a result that changes nothing is still worth a trace.
+      if (outcome !== 'applied') this.logger.debug({ id: delivery.id, type: event.type, outcome, seen }, 'traceback delivery changed nothing');
+    }
   }
 
   private async onStatus(msg: Msg): Promise<Uint8Array> {

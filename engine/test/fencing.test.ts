@@ -183,4 +183,26 @@ describe('actor host fencing by shard epoch', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(executed).toEqual([1]);
   });
+
+  it('a shard lost while a delivery waits for its actor does not turn the event into "nothing changed"', async () => {
+    const kv = await freshBucket();
+    const guard = new TestGuard();
+    const h = host(kv, guard, []);
+    await (await h.deliver('a', inc, create)).executed; // cached
+    // The loss is handled in a microtask that runs between the ownership check and the actor.
+    const stamp = guard.stamp.bind(guard);
+    let armed = true;
+    guard.stamp = () => {
+      const granted = stamp();
+      if (armed) {
+        armed = false;
+        queueMicrotask(() => {
+          guard.epoch = undefined;
+          h.dropShard(0);
+        });
+      }
+      return granted;
+    };
+    await expect(h.deliver('a', inc)).rejects.toBeInstanceOf(NotOwnerError);
+  });
 });

@@ -3,6 +3,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { decodeMap, Streams, type HopQuery } from '../../protocol/index.js';
 import { check } from '../harness/check.js';
+import { fetchPublicKey, verifyTrail } from '../../evidence/index.js';
+import { fetchEvents } from '../../enforcement/index.js';
 import { spawnEngine, type EngineProcess } from '../harness/engine-process.js';
 import { setupCluster, type ClusterFixture } from '../harness/nats-cluster.js';
 import { countById, delayed, originator, scriptedCarriers, startAll, storedTrails, upstream, type Script } from './fixtures.js';
@@ -177,11 +179,23 @@ async function scenario(ids: string[], prefix: string, fault: (ctx: { cluster: C
       if (process.env['DEBUG_STUCK']) await explainStuck(t.nc, started, engines);
       throw err;
     });
+    await expectVerifiedTrails(t.nc);
     return { engines, handedOver: assertSingleWriter(await eventHistory(t.nc)) };
   } finally {
     await Promise.all(carriers.map((c) => c.stop()));
     await Promise.all(engines.map((e) => e.stop()));
   }
+}
+
+/** Every trail is signed by the engines' key over the hash chain of exactly the events stored for it. */
+async function expectVerifiedTrails(nc: NatsConnection): Promise<void> {
+  const key = await fetchPublicKey(nc);
+  const failures: string[] = [];
+  for (const trail of await storedTrails(nc)) {
+    const result = verifyTrail(trail, [key.key], { events: await fetchEvents(nc, trail.tracebackId) });
+    if (!result.ok || !result.chainChecked) failures.push(`${trail.tracebackId}: ${JSON.stringify(result)}`);
+  }
+  expect(failures).toEqual([]);
 }
 
 const acquiredAny = (e: EngineProcess) => e.log.some((l) => l.includes('"msg":"shards acquired"'));
