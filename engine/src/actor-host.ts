@@ -336,6 +336,7 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     }
     entry.epoch = writer.epoch;
     const token = this.deps.checkpoint.begin(shard);
+    const over = created && entry.revision === 0 ? 0 : entry.revision;
     try {
       entry.revision =
         entry.revision === 0 && created
@@ -354,6 +355,12 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       throw new RetryableError(`could not store ${this.spec.kind} ${id}`, 200, { cause: err });
     }
     this.stats.writes++;
+    const doubt = this.uncertain.get(id);
+    if (doubt && doubt.previousRevision === over) {
+      // This write took the revision the uncertain one needed: that one can no longer land.
+      this.uncertain.delete(id);
+      this.deps.checkpoint.done(doubt.token);
+    }
     this.deps.checkpoint.written(token, entry.revision);
     entry.tokens.push({ token, upTo });
     entry.lastUsed = this.deps.clock.now();
@@ -439,9 +446,9 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
     }
     const stored = await this.read(id);
     const doubt = this.uncertain.get(id);
-    if (doubt) {
-      // Our earlier write landed if the revision moved: carry out its outbox now.
-      if (stored && stored.revision !== doubt.previousRevision && stored.record.outbox.length > 0) {
+    if (doubt && (stored?.revision ?? 0) !== doubt.previousRevision) {
+      // Our earlier write landed (the revision moved): carry out its outbox now.
+      if (stored && stored.record.outbox.length > 0) {
         const actor = this.spec.restore(stored.record);
         const writer = stored.record.writer ?? { engine: this.deps.shards.engineId, epoch: 0 };
         await this.spec.execute(id, actor, this.supersede(stored.record.outbox.map((e) => e.command)), true, stored.record.extra, writer);
@@ -449,6 +456,8 @@ export class ActorHost<A extends HostedActor<E, C>, E, C extends { type: string 
       this.uncertain.delete(id);
       this.deps.checkpoint.done(doubt.token);
     }
+    // Otherwise it has not landed yet, and still may (a leader change holds it): the doubt stays
+    // until our next write over that revision succeeds (then it never can) or the revision moves.
     if (!stored) return undefined;
     const shard = this.deps.shards.shardOf(id);
     const mine = this.deps.shards.stamp(shard);

@@ -156,23 +156,29 @@ async function explainStuck(nc: NatsConnection, ids: Set<string>, engines: Engin
   for (const e of engines) console.log(e.pid, e.log.filter((l) => /"level":(40|50)|shards/.test(l)).slice(0, 60).map((l) => l.slice(0, 400)).join('\n'));
 }
 
-const ENGINE_ARGS = ['--deadline', '90s', '--lease', '2s', '--shards', '16', '--replicas', '3'];
+const ENGINE_ARGS = ['--deadline', '90s', '--shards', '16', '--replicas', '3'];
 const TRACEBACKS = 150;
 
 /**
  * On a local 3-node JetStream cluster (every stream and bucket with 3 replicas), engines
  * `ids` trace TRACEBACKS calls down a five-provider chain; `fault` strikes once 20 trails are in.
  */
-async function scenario(ids: string[], prefix: string, fault: (ctx: { cluster: ClusterFixture; engines: EngineProcess[]; urls: string }) => Promise<void>) {
+async function scenario(
+  ids: string[],
+  prefix: string,
+  lease: string,
+  fault: (ctx: { cluster: ClusterFixture; engines: EngineProcess[]; urls: string; args: string[] }) => Promise<void>,
+) {
   await using t = await setupCluster();
   const urls = t.cluster.urls.join(',');
+  const args = [...ENGINE_ARGS, '--lease', lease];
   const engines: EngineProcess[] = [];
-  for (const id of ids) engines.push(await spawnEngine(urls, [...ENGINE_ARGS, '--id', id]));
+  for (const id of ids) engines.push(await spawnEngine(urls, [...args, '--id', id]));
   const carriers = await scriptedCarriers(urls, slowChain(40));
   try {
     const starting = startAll(t.nc, TRACEBACKS, { prefix, terminatingProvider: 'D1', requester: 'distributed-test' });
     await check(async () => (await storedTrails(t.nc)).length >= 20, 90_000, { name: '20 trails before the fault' });
-    await fault({ cluster: t, engines, urls });
+    await fault({ cluster: t, engines, urls, args });
     const started = await starting;
     expect(started.size).toBe(TRACEBACKS);
     await expectEveryTrailOnce(t.nc, started).catch(async (err: unknown) => {
@@ -204,7 +210,8 @@ describe('distributed engine on a 3-node NATS cluster, 3 engines', { timeout: 30
   it('kill -9 of one engine mid-run: every traceback ends once, no actor advanced by two engines', async () => {
     let victim: EngineProcess | undefined;
     let logsBefore = 0;
-    const { engines, handedOver } = await scenario(['e1', 'e2', 'e3'], 'kill', async ({ engines }) => {
+    // A short lease, so the dead engine's shards move within the test's time.
+    const { engines, handedOver } = await scenario(['e1', 'e2', 'e3'], 'kill', '2s', async ({ engines }) => {
       victim = engines[1]!;
       logsBefore = engines.map((e) => e.log.length).reduce((a, b) => a + b, 0);
       await victim.kill();
@@ -216,7 +223,8 @@ describe('distributed engine on a 3-node NATS cluster, 3 engines', { timeout: 30
   });
 
   it('kill -9 of one NATS node mid-run (restarted later): every traceback ends once', async () => {
-    await scenario(['n1', 'n2', 'n3'], 'node', async ({ cluster }) => {
+    // The default lease: engines on the dead node reconnect to another within it.
+    await scenario(['n1', 'n2', 'n3'], 'node', '5s', async ({ cluster }) => {
       const node = cluster.cluster.nodes[0]!;
       await node.kill('SIGKILL');
       await delayed(5_000, null);
@@ -226,8 +234,8 @@ describe('distributed engine on a 3-node NATS cluster, 3 engines', { timeout: 30
 
   it('an engine added mid-run takes its share, handed over: every traceback ends once', async () => {
     let joined: EngineProcess | undefined;
-    const { engines } = await scenario(['a1', 'a2'], 'join', async ({ engines, urls }) => {
-      joined = await spawnEngine(urls, [...ENGINE_ARGS, '--id', 'a3']);
+    const { engines } = await scenario(['a1', 'a2'], 'join', '5s', async ({ engines, urls, args }) => {
+      joined = await spawnEngine(urls, [...args, '--id', 'a3']);
       engines.push(joined);
     });
     expect(acquiredAny(joined!)).toBe(true);

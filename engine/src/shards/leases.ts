@@ -93,6 +93,7 @@ export class ShardLeases {
   private watcher: { stop(): void } | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
+  private ticking = false;
   private again = false;
   private stopping = false;
   private memberRevision = 0;
@@ -183,7 +184,15 @@ export class ShardLeases {
   }
 
   private async tick(): Promise<void> {
-    await Promise.all([this.announce(), this.renew()]).catch((err: unknown) => this.o.logger.debug({ err }, 'lease renewal failed'));
+    // One renewal at a time: two in flight would race on the same revision and the loser would
+    // read as "another engine took the lease".
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await Promise.all([this.announce(), this.renew()]).catch((err: unknown) => this.o.logger.debug({ err }, 'lease renewal failed'));
+    } finally {
+      this.ticking = false;
+    }
     if (!this.stopping) this.schedule();
   }
 
@@ -205,7 +214,15 @@ export class ShardLeases {
           lease.revision = await this.o.kv.update(leaseKey(lease.shard), this.leaseValue(lease.epoch), lease.revision);
           lease.renewSentAt = sentAt;
         } catch (err) {
-          if (isConflict(err) && this.held.get(lease.shard) === lease) this.lose([lease.shard], 'renewal refused: another engine holds the lease');
+          if (!isConflict(err) || this.held.get(lease.shard) !== lease) return;
+          // An earlier renewal whose reply was lost may have landed: then the lease is still ours.
+          const current = await this.o.kv.get(leaseKey(lease.shard)).catch(() => null);
+          const value = current && current.operation === 'PUT' ? decode(current) : undefined;
+          if (current && value?.['nonce'] === this.nonce && value['epoch'] === lease.epoch) {
+            lease.revision = current.revision;
+            return;
+          }
+          this.lose([lease.shard], 'renewal refused: another engine holds the lease');
         }
       }),
     );
