@@ -206,7 +206,9 @@ function merge(files: string[], out: string | undefined): number {
     ...(r.failover ? { failover: r.failover } : {}),
     errors: [...acc.errors, ...r.errors.filter((e) => (e.scenario === 'scale' && r.scale === undefined) || (e.scenario === 'failover' && r.failover === undefined) || (e.scenario !== 'scale' && e.scenario !== 'failover'))],
   }), { ...(results[0] as BenchResult), errors: [] });
-  merged.meta = { ...merged.meta, mergedFrom: results.map((r) => ({ date: r.meta.date, commit: r.meta.git.commit, loadAverage: r.meta.loadAverage, scenarios: [r.scale ? 'scale' : '', r.failover ? 'failover' : ''].filter(Boolean) })) };
+  // A file that is itself a merge keeps its sources.
+  const sources = results.flatMap((r) => r.meta.mergedFrom ?? [{ date: r.meta.date, commit: r.meta.git.commit, loadAverage: r.meta.loadAverage, scenarios: [r.scale ? 'scale' : '', r.failover ? 'failover' : ''].filter(Boolean) }]);
+  merged.meta = { ...merged.meta, mergedFrom: sources };
   if (out !== undefined) writeFileSync(out, `${JSON.stringify(merged, null, 2)}\n`);
   const md = path.join(ROOT, 'bench', 'RESULTS.md');
   writeFileSync(md, spliceSection(existsSync(md) ? readFileSync(md, 'utf8') : '', distributedMarkdown(merged)));
@@ -306,6 +308,8 @@ async function main(flags: Flags): Promise<number> {
     [result.uniform, result.hotProvider].some((t) => t && [t.engine, t.bare, t.bareMatched].some((p) => p && (p.verified.wrong > 0 || p.verified.duplicates > 0 || p.verified.trails === 0))) ||
     (result.recovery !== undefined && (result.recovery.lost > 0 || result.recovery.duplicates > 0 || !result.recovery.allDone)) ||
     (result.latency !== undefined && result.latency.engine.failures > 0) ||
+    (result.scale?.errors.length ?? 0) > 0 ||
+    (result.failover?.errors.length ?? 0) > 0 ||
     (result.scale?.runs.some((r) => r.verified.wrong > 0 || r.verified.duplicates > 0 || r.verified.trails === 0) ?? false) ||
     (result.failover?.runs.some((r) => r.correctness.lost > 0 || r.correctness.duplicates > 0 || r.correctness.wrong > 0 || r.killToFirstNewHopMs < 0) ?? false);
   return broken ? 1 : 0;

@@ -198,6 +198,8 @@ export interface ScaleRun {
 }
 
 export interface ScaleResult {
+  /** Runs that failed (their figures are missing from `runs`). */
+  errors: { setup: NatsSetup; engines: number; error: string }[];
   plan: RoutePlan;
   window: number;
   shards: number;
@@ -254,10 +256,19 @@ async function scaleRun(o: BenchOptions, plan: RoutePlan, setup: NatsSetup, engi
 export async function scaleScenario(o: BenchOptions): Promise<ScaleResult> {
   const plan: RoutePlan = { kind: 'uniform', providers: o.providers, hops: o.hops, seed: o.seed };
   const runs: ScaleRun[] = [];
+  const errors: ScaleResult['errors'] = [];
   for (const { setup, engines: counts } of o.scaleRuns) {
     let base: ScaleRun | undefined;
     for (const engines of counts) {
-      const run = await scaleRun(o, plan, setup, engines);
+      let run;
+      try {
+        run = await scaleRun(o, plan, setup, engines);
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        note(`  scale ${setup} ${engines} engine(s) failed: ${error}`);
+        errors.push({ setup, engines, error });
+        continue;
+      }
       const b = base ?? (engines === 1 ? run : undefined);
       const full: ScaleRun = {
         ...run,
@@ -269,7 +280,7 @@ export async function scaleScenario(o: BenchOptions): Promise<ScaleResult> {
       note(`  ${setup}, ${engines} engine(s): ${Math.round(full.peak.hopsPerSecond)} hops/s (×${full.ratio}), machine ${full.peak.machineBusyPercent}%; limit: ${full.limit}`);
     }
   }
-  return { plan, window: o.window, shards: o.shards, lease: o.scaleLease ?? '5s (engine default)', runs };
+  return { errors, plan, window: o.window, shards: o.shards, lease: o.scaleLease ?? '5s (engine default)', runs };
 }
 
 // ---------------------------------------------------------------- failover
@@ -335,6 +346,8 @@ export interface FailoverRun {
 }
 
 export interface FailoverResult {
+  /** Runs that failed (their figures are missing from `runs`). */
+  errors: { setup: NatsSetup; lease: string; error: string }[];
   plan: RoutePlan;
   shards: number;
   load: number;
@@ -563,9 +576,13 @@ async function failoverRun(o: BenchOptions, plan: RoutePlan, setup: NatsSetup, l
     const bar = progress(`${label}: drain`, starts.ids.size, 'trails');
     const finishedCount = () => [...starts.ids].filter((id) => (env.watcher.perId.get(id) ?? 0) > 0).length;
     let finished = finishedCount();
-    while (finished < starts.ids.size && Date.now() - drain0 < o.failoverDrainMs) {
+    let progressAt = Date.now();
+    // Stops early once nothing finished for 30 s: a traceback stuck that long does not move again (hop deadline 24 h).
+    while (finished < starts.ids.size && Date.now() - drain0 < o.failoverDrainMs && Date.now() - progressAt < 30_000) {
       await sleep(500);
-      finished = finishedCount();
+      const now = finishedCount();
+      if (now > finished) progressAt = Date.now();
+      finished = now;
       bar.update(finished);
     }
     bar.stop();
@@ -662,8 +679,17 @@ async function failoverRun(o: BenchOptions, plan: RoutePlan, setup: NatsSetup, l
 export async function failoverScenario(o: BenchOptions): Promise<FailoverResult> {
   const plan: RoutePlan = { kind: 'uniform', providers: o.providers, hops: o.hops, seed: o.seed };
   const runs: FailoverRun[] = [];
+  const errors: FailoverResult['errors'] = [];
   for (const setup of o.failoverSetups) {
-    for (const lease of o.failoverLeases) runs.push(await failoverRun(o, plan, setup, lease));
+    for (const lease of o.failoverLeases) {
+      try {
+        runs.push(await failoverRun(o, plan, setup, lease));
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        note(`  failover ${setup} lease ${lease} failed: ${error}`);
+        errors.push({ setup, lease, error });
+      }
+    }
   }
-  return { plan, shards: o.shards, load: o.failoverLoad, runs };
+  return { errors, plan, shards: o.shards, load: o.failoverLoad, runs };
 }

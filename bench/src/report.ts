@@ -360,7 +360,7 @@ function scaleMarkdown(r: BenchResult, s: ScaleResult): string[] {
   const lines = [
     '### scale',
     '',
-    `The uniform closed loop (${s.plan.hops}-hop routes over ${s.plan.providers} providers, ${s.window} tracebacks in flight, the same carriers) against 1, 2 and 3 \`robotrace engine\` processes (each its own \`--id\`, \`--shards ${s.shards}\`, lease ${s.lease}) on one NATS setup, started fresh for each row; the load starts once every shard is leased and each engine holds its share. Ratios are against the 1-engine row of the same NATS setup in this run. CPU is % of one core from /proc (${cores(r)} cores = ${cores(r) * 100}%); *machine* is all CPU used on the machine, *others* the part not ours. *Forwarded/hop*: messages engines passed each other through \`TB_SHARD_INBOX\` per durable hop.`,
+    `The uniform closed loop (${s.plan.hops}-hop routes over ${s.plan.providers} providers, ${s.window} tracebacks in flight, the same carriers) against 1, 2 and 3 \`robotrace engine\` processes (each its own \`--id\`, \`--shards ${s.shards}\`, lease ${s.lease}) on one NATS setup, started fresh for each row; the load starts once every shard is leased and each engine holds its share. Ratios are against the 1-engine row of the same NATS setup in this run. CPU is % of one core from /proc (${cores(r)} cores = ${cores(r) * 100}%); *machine* is all CPU used on the machine, *others* the part not ours. *Forwarded/hop*: messages engines passed each other (or an engine to itself, while its own lease looked too old to write under) through \`TB_SHARD_INBOX\` per durable hop. *Tracebacks/s* counts trails stored in the window: below ~${Math.round((s.window * s.plan.hops) / 38)} hops/s a traceback of the ${s.window}-traceback window takes longer than warm-up plus window, and it undercounts (hops/s ÷ ${s.plan.hops} is then the better figure).`,
     '',
     table(['NATS', 'engines', 'durable hops/s', 'ratio', 'tracebacks/s', 'ratio', 'CPU % per engine', 'CPU % nats-server(s)', 'CPU % carriers / driver', 'machine busy % (others)', 'load avg (1/5/15 min) at start', 'forwarded/hop', 'limit'], rows),
     '',
@@ -389,7 +389,10 @@ function scaleMarkdown(r: BenchResult, s: ScaleResult): string[] {
   if (losses.length > 0) {
     lines.push(
       `Shard leases lost under load (\`shard leases lost\`, "renewal refused: another engine holds the lease"): ${losses
-        .map((run) => `${run.setup} ${run.engines} engines: ${run.leaseLosses.map((l) => `${l.engine} ${l.shards.length} shards at +${round(l.atMs / 1000, 1)} s${l.takenByAnother ? '' : ' (no other engine had taken them)'}`).join(', ')}`)
+        .map((run) => {
+          const own = run.leaseLosses.filter((l) => !l.takenByAnother);
+          return `${run.setup}, ${run.engines} engine${run.engines > 1 ? 's' : ''}: ${run.leaseLosses.length} times, ${own.length} of them with no other engine having taken the shards (e.g. ${run.leaseLosses.slice(0, 3).map((l) => `${l.engine} ${l.shards.length} shards at +${round(l.atMs / 1000, 1)} s`).join(', ')})`;
+        })
         .join('; ')}.`,
       '',
     );
@@ -398,7 +401,7 @@ function scaleMarkdown(r: BenchResult, s: ScaleResult): string[] {
     const u = run.unfinished;
     if (!u) continue;
     lines.push(
-      `${run.setup} ${run.engines} engines: **${u.count} tracebacks without a trail** after the drain; queries pending at carriers ${u.hopQueriesPending}, answers queued ${u.hopAnswersPending}, shard inbox ${u.shardInboxPending}; e.g. ${u.examples.slice(0, 3).map((e) => `${e.tracebackId} (shard ${e.shard}, owner ${e.owner}, last event ${e.lastEvent.type} #${e.lastEvent.seq} by ${e.lastEvent.engine})`).join('; ')}.`,
+      `${run.setup}, ${run.engines} engine${run.engines > 1 ? 's' : ''}: **${u.count} tracebacks without a trail** after the drain; queries pending at carriers ${u.hopQueriesPending}, answers queued ${u.hopAnswersPending}, shard inbox ${u.shardInboxPending}; e.g. ${u.examples.slice(0, 3).map((e) => `${e.tracebackId} (shard ${e.shard}, owner ${e.owner}, last event ${e.lastEvent.type} #${e.lastEvent.seq} by ${e.lastEvent.engine})`).join('; ')}.`,
       '',
     );
   }
@@ -427,15 +430,37 @@ function failoverMarkdown(f: FailoverResult): string[] {
         ['**kill → first hop processed by the new owner** (stored; by its `at`)', ...col((run) => `**${sec(run.killToFirstNewHopMs)}** (${sec(run.killToFirstNewHopAtMs)})${run.firstNewHop ? `, ${run.firstNewHop.engine} epoch ${run.firstNewHop.epoch}, shard ${run.firstNewHop.shard}` : ''}`)],
         ['kill → first audit event by a survivor on a victim shard (any type, incl. replay)', ...col((run) => sec(run.killToFirstSurvivorEventMs))],
         ['kill → survivors log `shards acquired`: first / all victim shards', ...col((run) => `${sec(run.killToFirstAcquiredMs)} / ${sec(run.killToAllAcquiredMs)}`)],
-        ['`shards acquired` lines (engine: victim shards @ after kill; recovery ms, actors replayed)', ...col((run) => run.acquired.map((a) => `${a.engine}: ${a.shards.join(',')} @ ${sec(a.afterKillMs)}${a.recoveryMs !== undefined ? `; ${a.recoveryMs} ms, ${a.replayed ?? 0} replayed` : ''}`).join('<br>'))],
+        [
+          '`shards acquired` lines (engine: victim shards @ after kill; recovery ms, actors replayed)',
+          ...col((run) =>
+            [
+              ...run.acquired.slice(0, 3).map((a) => `${a.engine}: ${a.shards.join(',')} @ ${sec(a.afterKillMs)}${a.recoveryMs !== undefined ? `; ${a.recoveryMs} ms, ${a.replayed ?? 0} replayed` : ''}`),
+              ...(run.acquired.length > 3 ? [`… ${run.acquired.length - 3} more (shards lost and taken again)`] : []),
+            ].join('<br>'),
+          ),
+        ],
         ['new owners of the victim shards', ...col((run) => Object.entries(run.newOwners).map(([k, v]) => `${k} ${v}`).join(', '))],
-        ['**kill → throughput back to ≥ 90%**; lowest 1 s rate ÷ rate before', ...col((run) => `**${run.killToThroughput90Ms === 0 ? 'no dip' : sec(run.killToThroughput90Ms, 1)}**; ${pct(run.dipRatio)}`)],
+        [
+          '**kill → throughput back to ≥ 90%**; lowest 1 s rate ÷ rate before',
+          ...col((run) =>
+            run.before.tracebacksPerSecond < 0.8 * run.targetTracebacksPerSecond
+              ? `n/a: the load was not steady before the kill (${run.before.tracebacksPerSecond} of ${run.targetTracebacksPerSecond} tracebacks/s finishing)`
+              : `**${run.killToThroughput90Ms === 0 ? 'no dip' : sec(run.killToThroughput90Ms, 1)}**; ${pct(run.dipRatio)}`,
+          ),
+        ],
         ['trail rate per second from the kill (tracebacks/s)', ...col((run) => run.timeline.filter((b) => b.t >= 0 && b.t < 20).map((b) => String(Math.round(b.tracebacksPerSecond))).join(' '))],
-        ['**started / finished / lost / duplicate / wrong**', ...col((run) => `**${n0(c(run).started)} / ${n0(c(run).finished)} / ${c(run).lost} / ${c(run).duplicates} / ${c(run).wrong}**`)],
+        ['**started / finished / lost (no trail after the drain) / duplicate / wrong**', ...col((run) => `**${n0(c(run).started)} / ${n0(c(run).finished)} / ${c(run).lost} / ${c(run).duplicates} / ${c(run).wrong}**${c(run).allDone ? '' : ` (drained ${c(run).drainSeconds} s)`}`)],
         ['start errors (client saw a failure); trails of such starts', ...col((run) => `${c(run).startErrors}${c(run).lastStartError ? ` (${c(run).lastStartError})` : ''}; ${c(run).unacknowledgedStarts}`)],
         ['victim events stored after the kill; engine warnings logged', ...col((run) => `${run.victimEventsAfterKill}; ${run.engineWarnings}`)],
-        ['leases lost by survivors (no other engine had taken them)', ...col((run) => (run.leaseLosses.length === 0 ? 'none' : run.leaseLosses.map((l) => `${l.engine} ${l.shards.length} at +${round(l.atMs / 1000, 1)} s${l.takenByAnother ? ' (taken)' : ''}`).join(', ')))],
-        ['tracebacks without a trail after the drain', ...col((run) => (run.unfinished ? `${run.unfinished.count}; e.g. ${run.unfinished.examples.slice(0, 2).map((e) => `${e.tracebackId} last ${e.lastEvent.type} by ${e.lastEvent.engine}`).join('; ')}` : '0'))],
+        [
+          '`shard leases lost` while no other engine had taken them: before / after the kill (engine shards @ s from the kill)',
+          ...col((run) => {
+            const own = run.leaseLosses.filter((l) => !l.takenByAnother);
+            const show = (l: (typeof own)[number]) => `${l.engine} ${l.shards.length} @ ${l.atMs < 0 ? '−' : '+'}${Math.abs(round(l.atMs / 1000, 1))}`;
+            return own.length === 0 ? 'none' : `${own.filter((l) => l.atMs < 0).length} / ${own.filter((l) => l.atMs >= 0).length}: ${own.slice(0, 4).map(show).join(', ')}${own.length > 4 ? ', …' : ''}`;
+          }),
+        ],
+        ['all tracebacks without a trail at the end (with the capacity loop\'s), last audit event', ...col((run) => (run.unfinished ? `${run.unfinished.count}; e.g. ${run.unfinished.examples.slice(0, 2).map((e) => `${e.tracebackId} last \`${e.lastEvent.type}\` by ${e.lastEvent.engine}`).join('; ')}` : '0'))],
         ['load average at start / end', ...col((run) => `${run.loadAverage.start.join(' ')} / ${run.loadAverage.end.join(' ')}`)],
       ],
     ),
@@ -450,11 +475,20 @@ export function distributedMarkdown(r: BenchResult): string {
     SECTION_START,
     '## Several engines (issue 7)',
     '',
-    `${m.smoke ? 'SMOKE run, not comparable. ' : ''}${m.mergedFrom ? `Merged from ${m.mergedFrom.map((f) => `${f.scenarios.join('+')} run ${f.date} (commit ${f.commit}, load average ${f.loadAverage.start.join(' ')} / ${f.loadAverage.end.join(' ')})`).join(' and ')}; ` : ''}Run ${m.date} on ${m.machine.cpuModel}, ${m.machine.cores} cores, nats-server ${m.natsServer}, node ${m.node}, commit ${m.git.commit}${m.git.dirty.length > 0 ? ` + uncommitted changes in ${m.git.dirty.length} files` : ''}; load average at start / end ${m.loadAverage.start.join(' ')} / ${m.loadAverage.end.join(' ')} (the machine is shared with other work). \`node dist/bench/run.js --scenario scale,failover\`; figures in \`bench/results/${m.date.slice(0, 10)}-scale.json\`.`,
+    `${m.smoke ? 'SMOKE run, not comparable. ' : ''}${
+      m.mergedFrom
+        ? `Merged (\`--merge\`) from ${m.mergedFrom.map((f) => `the ${f.scenarios.join('+')} run of ${f.date} (commit ${f.commit}, load average ${f.loadAverage.start.join(' ')} / ${f.loadAverage.end.join(' ')})`).join(' and ')}`
+        : `Run ${m.date}, commit ${m.git.commit}${m.git.dirty.length > 0 ? ` + uncommitted changes in ${m.git.dirty.length} files` : ''}, load average at start / end ${m.loadAverage.start.join(' ')} / ${m.loadAverage.end.join(' ')}`
+    }, on ${m.machine.cpuModel}, ${m.machine.cores} cores, nats-server ${m.natsServer}, node ${m.node}; the machine is shared with other work, so every row gives its own load and the CPU of other processes. \`node dist/bench/run.js --scenario scale,failover\`; figures in \`bench/results/${m.date.slice(0, 10)}-scale.json\`.`,
     '',
   ];
   const errors = r.errors.filter((e) => e.scenario === 'scale' || e.scenario === 'failover');
   if (errors.length > 0) out.push(...errors.map((e) => `- **${e.scenario} failed**: ${e.error}`), '');
+  const runErrors = [
+    ...(r.scale?.errors ?? []).map((e) => `- **scale ${e.setup}, ${e.engines} engine(s) failed**: ${e.error}`),
+    ...(r.failover?.errors ?? []).map((e) => `- **failover ${e.setup}, lease ${e.lease} failed**: ${e.error}`),
+  ];
+  if (runErrors.length > 0) out.push(...runErrors, '');
   if (r.scale) out.push(...scaleMarkdown(r, r.scale));
   if (r.failover) out.push(...failoverMarkdown(r.failover));
   out.push(SECTION_END);
@@ -476,6 +510,8 @@ export function consoleSummary(r: BenchResult): string {
       `failover ${run.setup} lease ${run.lease}: first new hop ${sec(run.killToFirstNewHopMs)}, shards acquired ${sec(run.killToFirstAcquiredMs)}..${sec(run.killToAllAcquiredMs)}, throughput ≥ 90% ${run.killToThroughput90Ms === 0 ? 'no dip' : sec(run.killToThroughput90Ms, 1)}; started ${c.started}, lost ${c.lost}, duplicates ${c.duplicates}, wrong ${c.wrong}`,
     );
   }
+  for (const e of r.scale?.errors ?? []) lines.push(`ERROR in scale ${e.setup} ${e.engines} engine(s): ${e.error}`);
+  for (const e of r.failover?.errors ?? []) lines.push(`ERROR in failover ${e.setup} lease ${e.lease}: ${e.error}`);
   for (const e of r.errors) lines.push(`ERROR in ${e.scenario}: ${e.error}`);
   lines.push('');
   return lines.join('\n');
