@@ -15,6 +15,7 @@ import { answerFor, providersOf, type RoutePlan } from './src/routes.js';
 import { nowMs } from './src/stats.js';
 
 export interface CarriersConfig {
+  /** Server URL; several servers of one cluster comma-separated. */
   url: string;
   plan: RoutePlan;
   /** Connect only these providers (default: every provider of the plan). */
@@ -26,7 +27,7 @@ export interface CarriersConfig {
 async function main(): Promise<void> {
   const config = configFromArgv<CarriersConfig>();
   const logger = pino({ name: 'bench-carriers', level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
-  const nc = await connect({ servers: config.url, name: 'robotrace-bench-carriers', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await connect({ servers: config.url.split(','), name: 'robotrace-bench-carriers', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const answeredAt = new Map<string, { hop: number; at: number }>();
   let samples: number[] = [];
   const counters = { received: 0, answered: 0, wrongRoute: 0 };

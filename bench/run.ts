@@ -3,17 +3,18 @@
  * each against a bare JetStream pipeline doing the same persisted work. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { startLocalNats } from '../localnats/index.js';
 import { killAllChildrenSync } from './src/children.js';
-import { closeAllEnvs } from './src/drive.js';
+import { failoverScenario, scaleScenario } from './src/distributed.js';
+import { closeAllEnvs, type NatsSetup } from './src/drive.js';
 import { loadAverage, machine } from './src/proc.js';
 import { note } from './src/progress.js';
-import { consoleSummary, evaluateTargets, markdown, type BenchResult } from './src/report.js';
+import { consoleSummary, distributedMarkdown, evaluateTargets, markdown, spliceSection, type BenchResult } from './src/report.js';
 import {
   SCENARIOS,
   inFlightScenario,
@@ -49,6 +50,36 @@ interface Flags {
   bareMatched: boolean;
   experiments: boolean;
   profile?: boolean;
+  shards?: number;
+  scaleEngines?: number[];
+  scaleSetups?: NatsSetup[];
+  scaleLease?: string;
+  failoverSetups?: NatsSetup[];
+  failoverLeases?: string[];
+  failoverLoad?: number;
+  merge?: string;
+}
+
+function intList(value: string): number[] {
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
+function setups(value: string): NatsSetup[] {
+  const list = value.split(',').map((v) => v.trim());
+  for (const v of list) if (v !== 'single' && v !== 'cluster') throw new InvalidArgumentError(`unknown NATS setup ${v}; single or cluster`);
+  return list as NatsSetup[];
+}
+
+function durations(value: string): string[] {
+  const list = value.split(',').map((v) => v.trim());
+  for (const v of list) if (!/^\d+(\.\d+)?(ms|s|m)$/.test(v)) throw new InvalidArgumentError(`expected durations like 5s,2s; got ${v}`);
+  return list;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('expected a fraction in (0, 1]');
+  return n;
 }
 
 function positiveInt(value: string): number {
@@ -94,6 +125,24 @@ function compile(flags: Flags): { options: BenchOptions; scenarios: ScenarioName
     latencyRuns: flags.latencyRuns ?? (smoke ? 20 : 200),
     bareMatched: flags.bareMatched && !smoke,
     experiments: flags.experiments && !smoke,
+    shards: flags.shards ?? 32,
+    balanceTimeoutMs: 60_000,
+    // Smoke: the cluster only with 3 engines (no ratio there), to stay near a minute in CI.
+    scaleRuns: (flags.scaleSetups ?? ['single', 'cluster']).map((setup) => ({
+      setup,
+      engines: flags.scaleEngines ?? (smoke ? (setup === 'single' ? [1, 3] : [3]) : [1, 2, 3]),
+    })),
+    // Smoke: a short lease, so the shards spread over the engines within seconds.
+    scaleLease: flags.scaleLease ?? (smoke ? '2s' : undefined),
+    failoverSetups: flags.failoverSetups ?? (smoke ? ['single'] : ['single', 'cluster']),
+    failoverLeases: flags.failoverLeases ?? (smoke ? ['2s'] : ['5s', '2s']),
+    failoverLoad: flags.failoverLoad ?? 0.5,
+    failoverWarmupMs: (smoke ? 3 : 8) * 1000,
+    failoverCapacityMs: (smoke ? 2 : 15) * 1000,
+    failoverSteadyMs: (smoke ? 3 : 15) * 1000,
+    failoverObserveMs: (smoke ? 25 : 60) * 1000,
+    failoverAfterMs: (smoke ? 1 : 10) * 1000,
+    failoverDrainMs: (smoke ? 60 : 180) * 1000,
     drive: {
       engineConcurrency: flags.concurrency ?? 512,
       carrierConcurrency: flags.carrierConcurrency ?? 32,
@@ -145,7 +194,30 @@ async function natsVersion(): Promise<string> {
   }
 }
 
+/**
+ * `--merge a.json,b.json`: one result from several runs of `scale` / `failover` (a later file's
+ * scenario replaces an earlier one's), written to `--out` and into RESULTS.md's "Several engines" section.
+ */
+function merge(files: string[], out: string | undefined): number {
+  const results = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchResult);
+  const merged = results.reduce<BenchResult>((acc, r) => ({
+    ...acc,
+    ...(r.scale ? { scale: r.scale } : {}),
+    ...(r.failover ? { failover: r.failover } : {}),
+    errors: [...acc.errors, ...r.errors.filter((e) => (e.scenario === 'scale' && r.scale === undefined) || (e.scenario === 'failover' && r.failover === undefined) || (e.scenario !== 'scale' && e.scenario !== 'failover'))],
+  }), { ...(results[0] as BenchResult), errors: [] });
+  // A file that is itself a merge keeps its sources.
+  const sources = results.flatMap((r) => r.meta.mergedFrom ?? [{ date: r.meta.date, commit: r.meta.git.commit, loadAverage: r.meta.loadAverage, scenarios: [r.scale ? 'scale' : '', r.failover ? 'failover' : ''].filter(Boolean) }]);
+  merged.meta = { ...merged.meta, mergedFrom: sources };
+  if (out !== undefined) writeFileSync(out, `${JSON.stringify(merged, null, 2)}\n`);
+  const md = path.join(ROOT, 'bench', 'RESULTS.md');
+  writeFileSync(md, spliceSection(existsSync(md) ? readFileSync(md, 'utf8') : '', distributedMarkdown(merged)));
+  note(`merged ${files.length} results${out ? ` into ${out}` : ''}; section "several engines" of ${md}`);
+  return 0;
+}
+
 async function main(flags: Flags): Promise<number> {
+  if (flags.merge) return merge(flags.merge.split(','), flags.out);
   const { options, scenarios } = compile(flags);
   if (flags.profile) {
     options.drive.profileDir = path.join(options.drive.logDir, 'profiles');
@@ -189,6 +261,12 @@ async function main(flags: Flags): Promise<number> {
         case 'in-flight':
           result.inFlight = await inFlightScenario(options);
           break;
+        case 'scale':
+          result.scale = await scaleScenario(options);
+          break;
+        case 'failover':
+          result.failover = await failoverScenario(options);
+          break;
         default:
           scenario satisfies never;
       }
@@ -215,17 +293,25 @@ async function main(flags: Flags): Promise<number> {
     note(`results: ${out}`);
   }
   // RESULTS.md is the committed record of a complete run: a partial run leaves it alone.
+  const md = path.join(ROOT, 'bench', 'RESULTS.md');
   if (!options.smoke && scenarios.length === SCENARIOS.length) {
-    const md = path.join(ROOT, 'bench', 'RESULTS.md');
     writeFileSync(md, `${markdown(result)}\n`);
     note(`table: ${md}`);
+  } else if (!options.smoke && (result.scale || result.failover)) {
+    // Several engines have their own section, replaced in place: the rest of RESULTS.md stays.
+    writeFileSync(md, spliceSection(existsSync(md) ? readFileSync(md, 'utf8') : '', distributedMarkdown(result)));
+    note(`section "several engines" of ${md}`);
   }
   // The smoke run guards against rot: any scenario error or wrong/lost trail fails it.
   const broken =
     result.errors.length > 0 ||
     [result.uniform, result.hotProvider].some((t) => t && [t.engine, t.bare, t.bareMatched].some((p) => p && (p.verified.wrong > 0 || p.verified.duplicates > 0 || p.verified.trails === 0))) ||
     (result.recovery !== undefined && (result.recovery.lost > 0 || result.recovery.duplicates > 0 || !result.recovery.allDone)) ||
-    (result.latency !== undefined && result.latency.engine.failures > 0);
+    (result.latency !== undefined && result.latency.engine.failures > 0) ||
+    (result.scale?.errors.length ?? 0) > 0 ||
+    (result.failover?.errors.length ?? 0) > 0 ||
+    (result.scale?.runs.some((r) => r.verified.wrong > 0 || r.verified.duplicates > 0 || r.verified.trails === 0) ?? false) ||
+    (result.failover?.runs.some((r) => r.correctness.lost > 0 || r.correctness.duplicates > 0 || r.correctness.wrong > 0 || r.killToFirstNewHopMs < 0) ?? false);
   return broken ? 1 : 0;
 }
 
@@ -252,6 +338,14 @@ const program = new Command('bench')
   .option('--seed <n>', 'route table seed', positiveInt)
   .option('--no-bare-matched', "skip the bare pipeline variant with the engine's full write set")
   .option('--no-experiments', 'skip measuring proposed engine fixes (bench/engine-variant.ts) in uniform')
+  .option('--shards <n>', 'scale, failover: --shards of every engine (default 32)', positiveInt)
+  .option('--scale-engines <list>', 'scale: engine counts, comma-separated; 1 is the baseline of the ratios (default 1,2,3; smoke 1,3 on single, 3 on cluster)', intList)
+  .option('--scale-setups <list>', 'scale: NATS setups, comma-separated: single (one nats-server), cluster (3 nodes, --replicas 3) (default both)', setups)
+  .option('--scale-lease <duration>', "scale: --lease of the engines (default the engine's 5s; smoke 2s)")
+  .option('--failover-setups <list>', 'failover: NATS setups (default single,cluster; smoke single)', setups)
+  .option('--failover-leases <list>', 'failover: one run per --lease, comma-separated (default 5s,2s; smoke 2s)', durations)
+  .option('--failover-load <fraction>', 'failover: open-loop rate as a fraction of the capacity measured just before (default 0.5)', fraction)
+  .option('--merge <files>', 'run nothing: merge the scale/failover figures of these result files (comma-separated; later ones win) into --out and the "Several engines" section of RESULTS.md')
   .option('--profile', 'run every engine under node --cpu-prof (files next to the child logs) and summarise where its CPU goes')
   .action(async (flags: Flags) => {
     process.exitCode = await main(flags);

@@ -109,7 +109,24 @@ export interface EngineChild extends Child {
   readyAt: number;
   /** The start-up log lines (`shards recovered`, `engine running`), parsed. */
   startup: Record<string, unknown>[];
+  /** Every shard ownership change the engine logged, in order, with the time the line arrived. */
+  shardLog: ShardLogLine[];
 }
+
+/** `shards acquired` / `shards recovered` / `shards handed over` / `shard leases lost`, parsed from the engine's pino log. */
+export interface ShardLogLine {
+  msg: 'shards acquired' | 'shards recovered' | 'shards handed over' | 'shard leases lost';
+  shards: number[];
+  /** The line's pino `time` (ms since epoch, the engine's clock: the same machine's). */
+  time: number;
+  /** When the benchmark read the line (ms since epoch). */
+  receivedAt: number;
+  /** `shards recovered`: how long recovery took, and how many actors' outboxes were replayed. */
+  ms?: number;
+  replayed?: number;
+}
+
+const SHARD_LOG_MESSAGES = new Set<string>(['shards acquired', 'shards recovered', 'shards handed over', 'shard leases lost']);
 
 export interface SpawnOptions {
   /** Extra node flags, e.g. `--cpu-prof`. */
@@ -138,10 +155,30 @@ export async function spawnEngine(natsUrl: string, args: string[], options: Spaw
     env: { ...process.env, LOG_LEVEL: 'info' },
   });
   const startup: Record<string, unknown>[] = [];
+  const shardLog: ShardLogLine[] = [];
   const wrapped = wrap(
     child,
     'engine',
     (line) => {
+      if (line.includes('"msg":"shard')) {
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          const msg = String(parsed['msg']);
+          if (SHARD_LOG_MESSAGES.has(msg)) {
+            const entry: ShardLogLine = {
+              msg: msg as ShardLogLine['msg'],
+              shards: Array.isArray(parsed['shards']) ? (parsed['shards'] as unknown[]).map(Number) : [],
+              time: Number(parsed['time']),
+              receivedAt: Date.now(),
+            };
+            if (typeof parsed['ms'] === 'number') entry.ms = parsed['ms'];
+            if (typeof parsed['replayed'] === 'number') entry.replayed = parsed['replayed'];
+            shardLog.push(entry);
+          }
+        } catch {
+          // not JSON: ignore
+        }
+      }
     if (line.includes('"msg":"engine running"') || line.includes('"msg":"shards recovered"')) {
       try {
         startup.push(JSON.parse(line) as Record<string, unknown>);
@@ -165,7 +202,7 @@ export async function spawnEngine(natsUrl: string, args: string[], options: Spaw
   ]);
   try {
     const readyAt = await Promise.race([ready, failed]);
-    return { ...wrapped, spawnedAt, readyAt, startup };
+    return { ...wrapped, spawnedAt, readyAt, startup, shardLog };
   } catch (err) {
     await wrapped.kill();
     throw err;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { startTraceback } from '../../engine/index.js';
-import { startLocalNats, type LocalNats } from '../../localnats/index.js';
+import { startLocalCluster, startLocalNats } from '../../localnats/index.js';
 import { PROTOCOL_VERSION, Streams, Subjects, carrierConsumerName, decodeMap, encodeMessage } from '../../protocol/index.js';
 import { forkWorker, spawnEngine, type Child, type EngineChild, type WorkerChild } from './children.js';
 import { BARE_START_SUBJECT, type BareTake, type CarriersTake } from './names.js';
@@ -35,15 +35,62 @@ export interface DriveSettings {
   logDir: string;
 }
 
-/** One isolated run: a fresh nats-server, the engine or the bare pipeline, optionally carriers. */
+/** `single`: one nats-server, streams with 1 replica; `cluster`: a local 3-node JetStream cluster, 3 replicas. */
+export type NatsSetup = 'single' | 'cluster';
+
+/** The NATS setup of one run: a single nats-server, or a local JetStream cluster of several. */
+export interface Broker {
+  /** Client URL of every node. */
+  readonly urls: string[];
+  /** The same, comma-separated (`robotrace engine --nats`, the carriers' config). */
+  readonly url: string;
+  /** Process id of every node, in node order. */
+  readonly pids: number[];
+  /** Replicas the engine creates its streams and buckets with (1, or 3 on the cluster). */
+  readonly replicas: number;
+  stop(): Promise<void>;
+}
+
+/** A fresh single nats-server (`nodes` 1) or a fresh local cluster of `nodes` servers. */
+export async function startBroker(nodes: number): Promise<Broker> {
+  if (nodes <= 1) {
+    const ns = await startLocalNats({ port: -1, install: true });
+    return { urls: [ns.url], url: ns.url, pids: [ns.pid], replicas: 1, stop: () => ns.stop() };
+  }
+  const cluster = await startLocalCluster({ size: nodes, install: true });
+  return {
+    urls: cluster.urls,
+    url: cluster.urls.join(','),
+    get pids() {
+      return cluster.nodes.map((n) => n.pid);
+    },
+    replicas: Math.min(3, nodes),
+    stop: () => cluster.stop(),
+  };
+}
+
+/** One process the benchmark measures (CPU and memory from /proc). */
+export interface ProcessRef {
+  /** `pipeline`, `nats`, `carriers`, `driver` in a one-engine, one-server run; `engine-2`, `nats-3`, … when there are several. */
+  name: string;
+  role: Role;
+  pid: number;
+}
+
+/** One isolated run: a fresh nats-server (or cluster), the engine(s) or the bare pipeline, optionally carriers. */
 export interface Env {
   readonly kind: PipelineKind;
   readonly plan: RoutePlan;
-  readonly ns: LocalNats;
+  readonly broker: Broker;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   readonly watcher: TrailWatcher;
+  /** The engine (the first, when there are several) or the bare pipeline. */
   pipeline: Child;
+  /** Every engine process started, in order (empty for the bare pipeline); a killed one stays listed. */
+  readonly engines: EngineChild[];
+  /** `--id` of each engine in `engines` (empty when run without `--id`, as a single engine is by default). */
+  readonly engineIds: string[];
   carriers: WorkerChild | undefined;
   /** Next unused route index. */
   nextIndex: number;
@@ -56,7 +103,8 @@ export interface Env {
   respawnEngine(readyTimeoutMs?: number): Promise<EngineChild>;
   takeCarriers(): Promise<CarriersTake>;
   takeBare(): Promise<BareTake | undefined>;
-  pids(): Record<Role, number | undefined>;
+  /** Every process to measure: engines (or the bare pipeline), nats-server(s), carriers, driver. */
+  processes(): ProcessRef[];
   close(): Promise<void>;
 }
 
@@ -74,13 +122,27 @@ function engineArgs(settings: DriveSettings): string[] {
   return ['--deadline', settings.hopDeadline, '--concurrency', String(settings.engineConcurrency)];
 }
 
-export async function openEnv(
-  settings: DriveSettings,
-  kind: PipelineKind,
-  plan: RoutePlan,
-  options: { carriers: boolean; stateBytes?: number; label: string },
-): Promise<Env> {
-  const ns = await startLocalNats({ port: -1, install: true });
+export interface EnvOptions {
+  carriers: boolean;
+  stateBytes?: number;
+  label: string;
+  /**
+   * Engine processes (engine kinds only). When given, every engine gets its own `--id engine-<n>`,
+   * `--shards` and `--replicas`; the first is started alone (it creates the streams), the others
+   * then together. Without it: one engine with the CLI defaults, as the single-engine scenarios run.
+   */
+  engines?: number;
+  /** nats-servers: 1 (default) or a local JetStream cluster of this many, streams with 3 replicas. */
+  natsNodes?: number;
+  /** `--shards` of every engine when `engines` is given. @default 32 */
+  shards?: number;
+  /** `--lease` of every engine when `engines` is given (the engine's default 5s when omitted). */
+  lease?: string;
+}
+
+export async function openEnv(settings: DriveSettings, kind: PipelineKind, plan: RoutePlan, options: EnvOptions): Promise<Env> {
+  const broker = await startBroker(options.natsNodes ?? 1);
+  const engines: EngineChild[] = [];
   let pipeline: Child | undefined;
   let nc: NatsConnection | undefined;
   let carriers: WorkerChild | undefined;
@@ -88,8 +150,9 @@ export async function openEnv(
   const emergency = async () => {
     await carriers?.kill();
     await pipeline?.kill();
+    await Promise.all(engines.map((e) => e.kill()));
     await nc?.close().catch(() => undefined);
-    await ns.stop();
+    await broker.stop();
   };
   try {
     const profiles: string[] = [];
@@ -102,22 +165,39 @@ export async function openEnv(
     const nodeArgs = profileArgs();
     const logFile = (role: string) => path.join(settings.logDir, `${options.label.replace(/[^A-Za-z0-9_-]+/g, '-')}.${role}.log`);
     const variant = kind === 'engine-no-async-traces' ? { hopDeadline: settings.hopDeadline, concurrency: settings.engineConcurrency, noAsyncTraces: true } : undefined;
-    pipeline = isEngine(kind)
-        ? await spawnEngine(ns.url, engineArgs(settings), { nodeArgs, logFile: logFile('engine'), ...(variant ? { variant } : {}) })
-        : await forkWorker('bare.js', kind, {
-            url: ns.url,
+    const count = options.engines;
+    if (count !== undefined && (!isEngine(kind) || variant)) throw new Error(`openEnv: several engines need kind 'engine', not ${kind}`);
+    if ((options.natsNodes ?? 1) > 1 && count === undefined) throw new Error('openEnv: a cluster run needs `engines` (the engine must be told --replicas)');
+    const engineIds = count === undefined ? [] : Array.from({ length: count }, (_, i) => `engine-${i + 1}`);
+    const argsOf = (id: string | undefined): string[] => [
+      ...engineArgs(settings),
+      ...(id === undefined ? [] : ['--id', id, '--shards', String(options.shards ?? 32), '--replicas', String(broker.replicas), ...(options.lease ? ['--lease', options.lease] : [])]),
+    ];
+    if (count !== undefined) {
+      // The first engine creates streams and buckets; the others join once it runs.
+      engines.push(await spawnEngine(broker.url, argsOf(engineIds[0]), { nodeArgs, logFile: logFile(engineIds[0] ?? 'engine') }));
+      engines.push(...(await Promise.all(engineIds.slice(1).map((id) => spawnEngine(broker.url, argsOf(id), { nodeArgs: profileArgs(), logFile: logFile(id) })))));
+      pipeline = engines[0] as EngineChild;
+    } else if (isEngine(kind)) {
+      const engine = await spawnEngine(broker.url, engineArgs(settings), { nodeArgs, logFile: logFile('engine'), ...(variant ? { variant } : {}) });
+      engines.push(engine);
+      pipeline = engine;
+    } else {
+      pipeline = await forkWorker('bare.js', kind, {
+            url: broker.url,
             concurrency: settings.engineConcurrency,
             matched: kind === 'bare-matched',
             stateBytes: options.stateBytes ?? 1500,
             hopDeadlineMs: 86_400_000,
           }, { logFile: logFile('bare') });
-    nc = await connect({ servers: ns.url, name: 'robotrace-bench-driver', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    }
+    nc = await connect({ servers: broker.urls, name: 'robotrace-bench-driver', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const jsm = await jetstreamManager(nc);
     await ensureCarrierConsumers(jsm, providersOf(plan), settings.carrierConcurrency);
     watcher = await TrailWatcher.start(nc, plan);
     const conn = nc;
     const startCarriers = async (only?: string[]) => {
-      const config = { url: ns.url, plan, concurrency: settings.carrierConcurrency, ...(only ? { only } : {}) };
+      const config = { url: broker.url, plan, concurrency: settings.carrierConcurrency, ...(only ? { only } : {}) };
       env.carriers = await forkWorker('carriers.js', 'carriers', config, { logFile: logFile('carriers') });
       carriers = env.carriers;
       return env.carriers;
@@ -140,11 +220,13 @@ export async function openEnv(
     const env: Env = {
       kind,
       plan,
-      ns,
+      broker,
       nc,
       jsm,
       watcher,
       pipeline,
+      engines,
+      engineIds,
       carriers: undefined,
       nextIndex: 0,
       start: request,
@@ -152,25 +234,36 @@ export async function openEnv(
       stopCarriers,
       profiles,
       respawnEngine: async (readyTimeoutMs?: number) => {
-        const engine = await spawnEngine(ns.url, engineArgs(settings), {
+        if (engineIds.length > 0) throw new Error('respawnEngine: only for a single engine started without --id');
+        const engine = await spawnEngine(broker.url, engineArgs(settings), {
           nodeArgs: profileArgs(),
           logFile: logFile('engine-restarted'),
           ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }),
         });
         env.pipeline = engine;
+        engines[0] = engine;
         return engine;
       },
       takeCarriers: async () => (env.carriers ? env.carriers.call<CarriersTake>('take') : { samples: [], received: 0, answered: 0, wrongRoute: 0 }),
       takeBare: async () => (isEngine(kind) ? undefined : (env.pipeline as WorkerChild).call<BareTake>('take')),
-      pids: () => ({ pipeline: env.pipeline.pid, nats: ns.pid, carriers: env.carriers?.pid, driver: process.pid }),
+      processes: () => {
+        const several = engineIds.length > 0 || broker.pids.length > 1;
+        const refs: ProcessRef[] = isEngine(kind)
+          ? engines.map((e, i) => ({ name: several ? (engineIds[i] ?? `engine-${i + 1}`) : 'pipeline', role: 'pipeline' as const, pid: e.pid }))
+          : [{ name: 'pipeline', role: 'pipeline', pid: env.pipeline.pid }];
+        refs.push(...broker.pids.map((pid, i) => ({ name: several ? `nats-${i + 1}` : 'nats', role: 'nats' as const, pid })));
+        if (env.carriers) refs.push({ name: 'carriers', role: 'carriers', pid: env.carriers.pid });
+        refs.push({ name: 'driver', role: 'driver', pid: process.pid });
+        return refs;
+      },
       close: async () => {
         openEnvs.delete(env);
         await stopCarriers().catch(() => undefined);
         await watcher?.close();
-        if (isEngine(kind)) await env.pipeline.stop(30_000);
+        if (isEngine(kind)) await Promise.all(engines.map((e) => e.stop(30_000)));
         else await Promise.race([(env.pipeline as WorkerChild).call('stop').catch(() => undefined), sleep(10_000)]).then(() => env.pipeline.stop(5_000));
         await conn.close().catch(() => undefined);
-        await ns.stop();
+        await broker.stop();
       },
     };
     openEnvs.add(env);
@@ -214,21 +307,28 @@ async function ensureCarrierConsumers(jsm: JetStreamManager, providers: string[]
 export interface Probe {
   at: number;
   trails: number;
-  /** Answers acknowledged by the pipeline (after persisting them): durable hops so far. */
+  /** Hops of the trails so far (each trail's hop count). */
+  trailHops: number;
+  /** Answers acknowledged by the pipeline (after persisting them, or forwarding them durably to the shard's owner): durable hops so far. */
   acked: number;
-  procs: Record<Role, ProcSample | undefined>;
+  /** Every measured process by name, with its role; `sample` is undefined once the process is gone. */
+  procs: Record<string, { role: Role; sample: ProcSample | undefined }>;
   machineBusyMs: number;
 }
 
 export async function probe(env: Env): Promise<Probe> {
   const acked = await answersAcked(env.jsm);
-  const pids = env.pids();
-  const procs = {} as Record<Role, ProcSample | undefined>;
-  for (const role of ROLES) {
-    const pid = pids[role];
-    procs[role] = pid === undefined ? undefined : sampleProc(pid);
-  }
-  return { at: nowMs(), trails: env.watcher.count, acked, procs, machineBusyMs: machineBusyMs() };
+  const procs: Probe['procs'] = {};
+  for (const p of env.processes()) procs[p.name] = { role: p.role, sample: sampleProc(p.pid) };
+  return { at: nowMs(), trails: env.watcher.count, trailHops: env.watcher.hops, acked, procs, machineBusyMs: machineBusyMs() };
+}
+
+/** One process over a window. */
+export interface ProcessFigures {
+  role: Role;
+  /** Percent of one core. */
+  cpuPercent: number;
+  rssBytes: number;
 }
 
 export interface WindowFigures {
@@ -238,16 +338,22 @@ export interface WindowFigures {
   hops: number;
   hopsPerSecond: number;
   tracebacksPerSecond: number;
-  /** Percent of one core, per process. */
+  /** Hops of the trails stored in the window, per second (a check on `hopsPerSecond`). */
+  trailHopsPerSecond: number;
+  /** Percent of one core, per role (summed over the processes of a role: several engines, several nats-servers). */
   cpuPercent: Record<Role, number>;
+  /** Every process by name (`pipeline`, `nats`, … or `engine-1`, `nats-2`, … when there are several). */
+  processes: Record<string, ProcessFigures>;
   /** CPU used by processes outside the benchmark (the machine is shared), percent of one core. */
   otherCpuPercent: number;
-  /** CPU milliseconds per durable hop, per process. */
+  /** CPU used by every process on the machine, percent of one core (at most cores × 100). */
+  machineBusyPercent: number;
+  /** CPU milliseconds per durable hop, per role. */
   cpuMsPerHop: Record<Role, number>;
   pipelineRssBytes: number;
   natsRssBytes: number;
   /**
-   * What the CPU cost per hop allows on a dedicated machine: the pipeline process uses at most one
+   * What the CPU cost per hop allows on a dedicated machine: each pipeline process uses at most one
    * core, all processes together at most every core. A projection, robust to other load on a shared
    * machine (which depresses the measured rate), not a measurement.
    */
@@ -257,28 +363,42 @@ export interface WindowFigures {
 export function between(a: Probe, b: Probe): WindowFigures {
   const seconds = (b.at - a.at) / 1000;
   const hops = b.acked - a.acked;
+  const cpuMs = {} as Record<Role, number>;
+  for (const role of ROLES) cpuMs[role] = 0;
+  const processes: Record<string, ProcessFigures> = {};
+  let pipelines = 0;
+  for (const [name, { role, sample }] of Object.entries(b.procs)) {
+    const before = a.procs[name]?.sample;
+    cpuMs[role] += cpuMsBetween(before, sample);
+    processes[name] = { role, cpuPercent: round(cpuPercent(before, sample)), rssBytes: sample?.rssBytes ?? 0 };
+    if (role === 'pipeline' && before && sample) pipelines++;
+  }
   const cpu = {} as Record<Role, number>;
   const perHop = {} as Record<Role, number>;
   let ours = 0;
-  const perHopExact = {} as Record<Role, number>;
   for (const role of ROLES) {
-    perHopExact[role] = hops > 0 ? cpuMsBetween(a.procs[role], b.procs[role]) / hops : 0;
-    cpu[role] = round(cpuPercent(a.procs[role], b.procs[role]));
-    ours += cpuMsBetween(a.procs[role], b.procs[role]);
-    perHop[role] = hops > 0 ? round(cpuMsBetween(a.procs[role], b.procs[role]) / hops, 3) : 0;
+    cpu[role] = round((100 * cpuMs[role]) / Math.max(1, b.at - a.at));
+    perHop[role] = hops > 0 ? round(cpuMs[role] / hops, 3) : 0;
+    ours += cpuMs[role];
   }
+  const sumRss = (role: Role) => Object.values(processes).reduce((s, p) => s + (p.role === role ? p.rssBytes : 0), 0);
+  const busy = b.machineBusyMs - a.machineBusyMs;
   return {
     seconds: round(seconds, 2),
     tracebacks: b.trails - a.trails,
     hops,
     hopsPerSecond: round(hops / seconds),
     tracebacksPerSecond: round((b.trails - a.trails) / seconds),
+    trailHopsPerSecond: round((b.trailHops - a.trailHops) / seconds),
     cpuPercent: cpu,
-    otherCpuPercent: round(Math.max(0, (100 * (b.machineBusyMs - a.machineBusyMs - ours)) / (b.at - a.at))),
+    processes,
+    otherCpuPercent: round(Math.max(0, (100 * (busy - ours)) / (b.at - a.at))),
+    machineBusyPercent: round((100 * busy) / (b.at - a.at)),
     cpuMsPerHop: perHop,
-    pipelineRssBytes: b.procs.pipeline?.rssBytes ?? 0,
-    natsRssBytes: b.procs.nats?.rssBytes ?? 0,
-    cpuBoundHopsPerSecond: hops > 0 ? Math.round(Math.min(1000 / Math.max(1e-6, perHopExact.pipeline), (availableParallelism() * 1000) / Math.max(1e-6, ours / hops))) : 0,
+    pipelineRssBytes: sumRss('pipeline'),
+    natsRssBytes: sumRss('nats'),
+    cpuBoundHopsPerSecond:
+      hops > 0 ? Math.round(Math.min((Math.max(1, pipelines) * 1000) / Math.max(1e-6, cpuMs.pipeline / hops), (availableParallelism() * 1000) / Math.max(1e-6, ours / hops))) : 0,
   };
 }
 

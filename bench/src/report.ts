@@ -1,4 +1,5 @@
 import type { Machine } from './proc.js';
+import type { FailoverResult, FailoverRun, ScaleResult, ScaleRun } from './distributed.js';
 import type { InFlightResult, LatencyResult, PhaseResult, RecoveryResult, ScenarioName, ThroughputResult } from './scenarios.js';
 import { GiB, MiB, round } from './stats.js';
 
@@ -15,6 +16,8 @@ export interface BenchMeta {
   loadAverage: { start: number[]; end: number[] };
   /** mtime of the built engine at the start and the end (a rebuild mid-run would mix engines). */
   engineBuiltAt: { start: string; end: string };
+  /** Set by `--merge`: the runs this result was put together from. */
+  mergedFrom?: { date: string; commit: string; loadAverage: { start: number[]; end: number[] }; scenarios: string[] }[];
 }
 
 export interface BenchResult {
@@ -24,6 +27,8 @@ export interface BenchResult {
   latency?: LatencyResult;
   recovery?: RecoveryResult;
   inFlight?: InFlightResult;
+  scale?: ScaleResult;
+  failover?: FailoverResult;
   errors: { scenario: ScenarioName; error: string }[];
   targets: TargetRow[];
 }
@@ -298,6 +303,7 @@ export function markdown(r: BenchResult): string {
       '',
     );
   }
+  if (r.scale || r.failover) out.push(distributedMarkdown(r));
   const profile = r.uniform?.engine.profile;
   if (profile) {
     out.push(
@@ -314,12 +320,198 @@ export function markdown(r: BenchResult): string {
   return out.join('\n');
 }
 
+const SECTION_START = '<!-- several-engines:start (bench --scenario scale,failover rewrites this section) -->';
+const SECTION_END = '<!-- several-engines:end -->';
+
+/** Replaces the "several engines" section of an existing RESULTS.md (or appends it), leaving the rest as it is. */
+export function spliceSection(existing: string, section: string): string {
+  const start = existing.indexOf(SECTION_START);
+  const end = existing.indexOf(SECTION_END);
+  if (start >= 0 && end > start) return `${existing.slice(0, start)}${section}${existing.slice(end + SECTION_END.length)}`;
+  return `${existing.replace(/\n*$/, '\n\n')}${section}\n`;
+}
+
+const sec = (ms: number, digits = 2) => (ms < 0 ? '—' : `${round(ms / 1000, digits)} s`);
+const cores = (r: BenchResult) => r.meta.machine.cores || 2;
+
+function cpuOf(run: ScaleRun, role: 'pipeline' | 'nats'): string {
+  return Object.entries(run.peak.processes)
+    .filter(([, p]) => p.role === role)
+    .map(([name, p]) => (Object.keys(run.peak.processes).length > 4 ? `${name.replace(/^engine-/, 'e').replace(/^nats-/, 'n')} ${p.cpuPercent}` : String(p.cpuPercent)))
+    .join(', ');
+}
+
+function scaleMarkdown(r: BenchResult, s: ScaleResult): string[] {
+  const rows = s.runs.map((run) => [
+    run.setup === 'cluster' ? `${run.natsNodes}-node cluster, R${run.replicas}` : 'single server, R1',
+    String(run.engines),
+    n0(run.peak.hopsPerSecond),
+    run.ratio > 0 ? `**${run.ratio.toFixed(2)}**` : '—',
+    n0(run.peak.tracebacksPerSecond),
+    run.tracebacksRatio > 0 ? run.tracebacksRatio.toFixed(2) : '—',
+    cpuOf(run, 'pipeline'),
+    cpuOf(run, 'nats'),
+    `${run.peak.cpuPercent.carriers} / ${run.peak.cpuPercent.driver}`,
+    `${run.peak.machineBusyPercent} (others ${run.peak.otherCpuPercent})`,
+    run.loadAverage.start.join(' '),
+    String(run.forwardedPerHop),
+    run.limit,
+  ]);
+  const lines = [
+    '### scale',
+    '',
+    `The uniform closed loop (${s.plan.hops}-hop routes over ${s.plan.providers} providers, ${s.window} tracebacks in flight, the same carriers) against 1, 2 and 3 \`robotrace engine\` processes (each its own \`--id\`, \`--shards ${s.shards}\`, lease ${s.lease}) on one NATS setup, started fresh for each row; the load starts once every shard is leased and each engine holds its share. Ratios are against the 1-engine row of the same NATS setup in this run. CPU is % of one core from /proc (${cores(r)} cores = ${cores(r) * 100}%); *machine* is all CPU used on the machine, *others* the part not ours. *Forwarded/hop*: messages engines passed each other (or an engine to itself, while its own lease looked too old to write under) through \`TB_SHARD_INBOX\` per durable hop. *Tracebacks/s* counts trails stored in the window: below ~${Math.round((s.window * s.plan.hops) / 38)} hops/s a traceback of the ${s.window}-traceback window takes longer than warm-up plus window, and it undercounts (hops/s ÷ ${s.plan.hops} is then the better figure).`,
+    '',
+    table(['NATS', 'engines', 'durable hops/s', 'ratio', 'tracebacks/s', 'ratio', 'CPU % per engine', 'CPU % nats-server(s)', 'CPU % carriers / driver', 'machine busy % (others)', 'load avg (1/5/15 min) at start', 'forwarded/hop', 'limit'], rows),
+    '',
+  ];
+  for (const setup of ['single', 'cluster'] as const) {
+    const runs = s.runs.filter((run) => run.setup === setup);
+    if (runs.length === 0) continue;
+    const capacity = cores(r) * 100;
+    const saturated = runs.filter((run) => run.peak.machineBusyPercent >= capacity * 0.9);
+    const best = runs.reduce((a, b) => (b.peak.hopsPerSecond > a.peak.hopsPerSecond ? b : a));
+    lines.push(
+      `**${setup === 'single' ? 'Single server' : 'Cluster'}**: ${runs.map((run) => `${run.engines} engine${run.engines > 1 ? 's' : ''} ${n0(run.peak.hopsPerSecond)} hops/s${run.ratio > 0 ? ` (×${run.ratio.toFixed(2)})` : ''}`).join(', ')}; best: ${best.engines}. ` +
+        (saturated.length === runs.length
+          ? `The machine's ${cores(r)} cores were ≥ 90% busy in every run (${runs.map((run) => `${run.peak.machineBusyPercent}%, ${run.peak.otherCpuPercent}% of it others'`).join('; ')}): the limit is the machine's CPU, not the number of engines; more engine processes only split the same CPU, and add forwarding between them (${runs.map((run) => run.forwardedPerHop).join(' / ')} messages per hop).`
+          : `Machine busy: ${runs.map((run) => `${run.peak.machineBusyPercent}%`).join(', ')} of ${capacity}%; limits: ${runs.map((run) => `${run.engines}: ${run.limit}`).join('; ')}.`),
+      '',
+    );
+  }
+  const bad = s.runs.filter((run) => run.verified.wrong > 0 || run.verified.duplicates > 0 || !run.drained || run.balancedAfterMs < 0 || run.startErrors > 0);
+  lines.push(
+    `Trails checked: ${s.runs.map((run) => `${run.setup} ${run.engines}: ${n0(run.verified.trails)} (${run.verified.wrong} wrong, ${run.verified.duplicates} duplicate)`).join('; ')}.` +
+      (bad.length > 0 ? ` Anomalies: ${bad.map((run) => `${run.setup} ${run.engines}: ${[!run.drained ? 'not drained' : '', run.balancedAfterMs < 0 ? 'shards not balanced' : '', run.startErrors > 0 ? `${run.startErrors} start errors` : ''].filter(Boolean).join(', ')}`).join('; ')}.` : ''),
+    '',
+  );
+  const losses = s.runs.filter((run) => run.leaseLosses.length > 0);
+  if (losses.length > 0) {
+    lines.push(
+      `Shard leases lost under load (\`shard leases lost\`, "renewal refused: another engine holds the lease"): ${losses
+        .map((run) => {
+          const own = run.leaseLosses.filter((l) => !l.takenByAnother);
+          return `${run.setup}, ${run.engines} engine${run.engines > 1 ? 's' : ''}: ${run.leaseLosses.length} times, ${own.length} of them with no other engine having taken the shards (e.g. ${run.leaseLosses.slice(0, 3).map((l) => `${l.engine} ${l.shards.length} shards at +${round(l.atMs / 1000, 1)} s`).join(', ')})`;
+        })
+        .join('; ')}.`,
+      '',
+    );
+  }
+  for (const run of s.runs.filter((r) => r.unfinished)) {
+    const u = run.unfinished;
+    if (!u) continue;
+    lines.push(
+      `${run.setup}, ${run.engines} engine${run.engines > 1 ? 's' : ''}: **${u.count} tracebacks without a trail** after the drain; queries pending at carriers ${u.hopQueriesPending}, answers queued ${u.hopAnswersPending}, shard inbox ${u.shardInboxPending}; e.g. ${u.examples.slice(0, 3).map((e) => `${e.tracebackId} (shard ${e.shard}, owner ${e.owner}, last event ${e.lastEvent.type} #${e.lastEvent.seq} by ${e.lastEvent.engine})`).join('; ')}.`,
+      '',
+    );
+  }
+  return lines;
+}
+
+function failoverColumn(run: FailoverRun): string {
+  return `${run.setup === 'cluster' ? `cluster R${run.replicas}` : 'single R1'}, lease ${run.lease}`;
+}
+
+function failoverMarkdown(f: FailoverResult): string[] {
+  const runs = f.runs;
+  const col = (fn: (run: FailoverRun) => string) => runs.map(fn);
+  const c = (run: FailoverRun) => run.correctness;
+  return [
+    '### failover',
+    '',
+    `3 engines (\`--shards ${f.shards}\`) under an open loop at ${pct(f.load)} of the closed-loop capacity measured just before in the same environment; the lease table (\`tb_shards\` \`lease.<n>\`) says which shards the victim holds; then \`kill -9\` of one engine. *First hop by the new owner*: the first \`answered\` event in \`TB_EVENTS\` (stream time) with \`Robotrace-Engine\` a survivor, \`at\` after the kill, for a traceback whose \`shardOf(tracebackId, ${f.shards})\` was the victim's. *Throughput back*: end of the first 1 s bucket after the dip whose trail rate (trails of the open loop's tracebacks only) is ≥ 90% of the rate before the kill. Correctness: every acknowledged start must end with exactly one correct trail.`,
+    '',
+    table(
+      ['figure', ...runs.map(failoverColumn)],
+      [
+        ['capacity (3 engines, closed loop): tracebacks/s, hops/s', ...col((run) => `${n0(run.capacity.tracebacksPerSecond)}, ${n0(run.capacity.hopsPerSecond)}`)],
+        ['load: target / measured before the kill (tracebacks/s); hops/s', ...col((run) => `${run.targetTracebacksPerSecond} / ${run.before.tracebacksPerSecond}; ${n0(run.before.hopsPerSecond)}`)],
+        ['victim, its shards, tracebacks in flight at the kill', ...col((run) => `${run.victim.engine}: ${run.victim.shards.length} shards (${run.victim.shards.join(',')}); ~${n0(run.victim.inFlightTracebacks)}`)],
+        ['**kill → first hop processed by the new owner** (stored; by its `at`)', ...col((run) => `**${sec(run.killToFirstNewHopMs)}** (${sec(run.killToFirstNewHopAtMs)})${run.firstNewHop ? `, ${run.firstNewHop.engine} epoch ${run.firstNewHop.epoch}, shard ${run.firstNewHop.shard}` : ''}`)],
+        ['kill → first audit event by a survivor on a victim shard (any type, incl. replay)', ...col((run) => sec(run.killToFirstSurvivorEventMs))],
+        ['kill → survivors log `shards acquired`: first / all victim shards', ...col((run) => `${sec(run.killToFirstAcquiredMs)} / ${sec(run.killToAllAcquiredMs)}`)],
+        [
+          '`shards acquired` lines (engine: victim shards @ after kill; recovery ms, actors replayed)',
+          ...col((run) =>
+            [
+              ...run.acquired.slice(0, 3).map((a) => `${a.engine}: ${a.shards.join(',')} @ ${sec(a.afterKillMs)}${a.recoveryMs !== undefined ? `; ${a.recoveryMs} ms, ${a.replayed ?? 0} replayed` : ''}`),
+              ...(run.acquired.length > 3 ? [`… ${run.acquired.length - 3} more (shards lost and taken again)`] : []),
+            ].join('<br>'),
+          ),
+        ],
+        ['new owners of the victim shards', ...col((run) => Object.entries(run.newOwners).map(([k, v]) => `${k} ${v}`).join(', '))],
+        [
+          '**kill → throughput back to ≥ 90%**; lowest 1 s rate ÷ rate before',
+          ...col((run) =>
+            run.before.tracebacksPerSecond < 0.8 * run.targetTracebacksPerSecond
+              ? `n/a: the load was not steady before the kill (${run.before.tracebacksPerSecond} of ${run.targetTracebacksPerSecond} tracebacks/s finishing)`
+              : `**${run.killToThroughput90Ms === 0 ? 'no dip' : sec(run.killToThroughput90Ms, 1)}**; ${pct(run.dipRatio)}`,
+          ),
+        ],
+        ['trail rate per second from the kill (tracebacks/s)', ...col((run) => run.timeline.filter((b) => b.t >= 0 && b.t < 20).map((b) => String(Math.round(b.tracebacksPerSecond))).join(' '))],
+        ['**started / finished / lost (no trail after the drain) / duplicate / wrong**', ...col((run) => `**${n0(c(run).started)} / ${n0(c(run).finished)} / ${c(run).lost} / ${c(run).duplicates} / ${c(run).wrong}**${c(run).allDone ? '' : ` (drained ${c(run).drainSeconds} s)`}`)],
+        ['start errors (client saw a failure); trails of such starts', ...col((run) => `${c(run).startErrors}${c(run).lastStartError ? ` (${c(run).lastStartError})` : ''}; ${c(run).unacknowledgedStarts}`)],
+        ['victim events stored after the kill; engine warnings logged', ...col((run) => `${run.victimEventsAfterKill}; ${run.engineWarnings}`)],
+        [
+          '`shard leases lost` while no other engine had taken them: before / after the kill (engine shards @ s from the kill)',
+          ...col((run) => {
+            const own = run.leaseLosses.filter((l) => !l.takenByAnother);
+            const show = (l: (typeof own)[number]) => `${l.engine} ${l.shards.length} @ ${l.atMs < 0 ? '−' : '+'}${Math.abs(round(l.atMs / 1000, 1))}`;
+            return own.length === 0 ? 'none' : `${own.filter((l) => l.atMs < 0).length} / ${own.filter((l) => l.atMs >= 0).length}: ${own.slice(0, 4).map(show).join(', ')}${own.length > 4 ? ', …' : ''}`;
+          }),
+        ],
+        ['all tracebacks without a trail at the end (with the capacity loop\'s), last audit event', ...col((run) => (run.unfinished ? `${run.unfinished.count}; e.g. ${run.unfinished.examples.slice(0, 2).map((e) => `${e.tracebackId} last \`${e.lastEvent.type}\` by ${e.lastEvent.engine}`).join('; ')}` : '0'))],
+        ['load average at start / end', ...col((run) => `${run.loadAverage.start.join(' ')} / ${run.loadAverage.end.join(' ')}`)],
+      ],
+    ),
+    '',
+  ];
+}
+
+/** The "several engines" section (scale, failover), between markers so a partial run can replace it in RESULTS.md. */
+export function distributedMarkdown(r: BenchResult): string {
+  const m = r.meta;
+  const out = [
+    SECTION_START,
+    '## Several engines (issue 7)',
+    '',
+    `${m.smoke ? 'SMOKE run, not comparable. ' : ''}${
+      m.mergedFrom
+        ? `Merged (\`--merge\`) from ${m.mergedFrom.map((f) => `the ${f.scenarios.join('+')} run of ${f.date} (commit ${f.commit}, load average ${f.loadAverage.start.join(' ')} / ${f.loadAverage.end.join(' ')})`).join(' and ')}`
+        : `Run ${m.date}, commit ${m.git.commit}${m.git.dirty.length > 0 ? ` + uncommitted changes in ${m.git.dirty.length} files` : ''}, load average at start / end ${m.loadAverage.start.join(' ')} / ${m.loadAverage.end.join(' ')}`
+    }, on ${m.machine.cpuModel}, ${m.machine.cores} cores, nats-server ${m.natsServer}, node ${m.node}; the machine is shared with other work, so every row gives its own load and the CPU of other processes. \`node dist/bench/run.js --scenario scale,failover\`; figures in \`bench/results/${m.date.slice(0, 10)}-scale.json\`.`,
+    '',
+  ];
+  const errors = r.errors.filter((e) => e.scenario === 'scale' || e.scenario === 'failover');
+  if (errors.length > 0) out.push(...errors.map((e) => `- **${e.scenario} failed**: ${e.error}`), '');
+  const runErrors = [
+    ...(r.scale?.errors ?? []).map((e) => `- **scale ${e.setup}, ${e.engines} engine(s) failed**: ${e.error}`),
+    ...(r.failover?.errors ?? []).map((e) => `- **failover ${e.setup}, lease ${e.lease} failed**: ${e.error}`),
+  ];
+  if (runErrors.length > 0) out.push(...runErrors, '');
+  if (r.scale) out.push(...scaleMarkdown(r, r.scale));
+  if (r.failover) out.push(...failoverMarkdown(r.failover));
+  out.push(SECTION_END);
+  return out.join('\n');
+}
+
 /** The console summary: targets, then the headline figures. */
 export function consoleSummary(r: BenchResult): string {
   const lines = ['', `robotrace bench — ${r.meta.smoke ? 'smoke (no targets apply)' : 'full'} — nats-server ${r.meta.natsServer}, node ${r.meta.node}, ${r.meta.machine.cores} cores`, ''];
   const width = Math.max(...r.targets.map((t) => t.target.length));
   const mwidth = Math.max(...r.targets.map((t) => t.measured.length));
   for (const t of r.targets) lines.push(`${t.target.padEnd(width)}  ${t.measured.padEnd(mwidth)}  ${r.meta.smoke ? '' : t.verdict.padEnd(4)}  ${t.note}`);
+  for (const run of r.scale?.runs ?? []) {
+    lines.push(`scale ${run.setup} ${run.engines} engine(s): ${n0(run.peak.hopsPerSecond)} hops/s (×${run.ratio}), ${n0(run.peak.tracebacksPerSecond)} tracebacks/s; machine ${run.peak.machineBusyPercent}%; limit: ${run.limit}`);
+  }
+  for (const run of r.failover?.runs ?? []) {
+    const c = run.correctness;
+    lines.push(
+      `failover ${run.setup} lease ${run.lease}: first new hop ${sec(run.killToFirstNewHopMs)}, shards acquired ${sec(run.killToFirstAcquiredMs)}..${sec(run.killToAllAcquiredMs)}, throughput ≥ 90% ${run.killToThroughput90Ms === 0 ? 'no dip' : sec(run.killToThroughput90Ms, 1)}; started ${c.started}, lost ${c.lost}, duplicates ${c.duplicates}, wrong ${c.wrong}`,
+    );
+  }
+  for (const e of r.scale?.errors ?? []) lines.push(`ERROR in scale ${e.setup} ${e.engines} engine(s): ${e.error}`);
+  for (const e of r.failover?.errors ?? []) lines.push(`ERROR in failover ${e.setup} lease ${e.lease}: ${e.error}`);
   for (const e of r.errors) lines.push(`ERROR in ${e.scenario}: ${e.error}`);
   lines.push('');
   return lines.join('\n');

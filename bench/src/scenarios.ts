@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Kvm } from '@nats-io/kv';
 import { Buckets, Streams } from '../../protocol/index.js';
-import { closedLoop, isEngine, openEnv, openLoop, sequential, startMany, type DriveSettings, type Env, type LoopResult, type PipelineKind, type WindowFigures } from './drive.js';
+import { closedLoop, isEngine, openEnv, openLoop, sequential, startMany, type DriveSettings, type Env, type LoopResult, type NatsSetup, type PipelineKind, type WindowFigures } from './drive.js';
 import { BARE_STATE_BUCKET, BARE_TIMER_BUCKET } from './names.js';
 import { answersAcked, hopLatenciesFromEvents, streamsFigures, type StreamFigures } from './nats.js';
 import { sampleProc } from './proc.js';
@@ -10,7 +10,7 @@ import { note, progress } from './progress.js';
 import { routeOf, providerId, type RoutePlan } from './routes.js';
 import { distribution, linearFit, round, sleep, type Distribution } from './stats.js';
 
-export const SCENARIOS = ['uniform', 'hot-provider', 'latency', 'recovery', 'in-flight'] as const;
+export const SCENARIOS = ['uniform', 'hot-provider', 'latency', 'recovery', 'in-flight', 'scale', 'failover'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -41,6 +41,29 @@ export interface BenchOptions {
   bareMatched: boolean;
   /** Also measure proposed engine fixes (bench/engine-variant.ts) in the uniform scenario. */
   experiments: boolean;
+  /** `--shards` of every engine in `scale` and `failover`. */
+  shards: number;
+  /** Longest wait for the shards to spread evenly over the engines before loading them. */
+  balanceTimeoutMs: number;
+  /** scale: the engine counts run on each NATS setup; the 1-engine run of a setup is the baseline of its ratios. */
+  scaleRuns: { setup: NatsSetup; engines: number[] }[];
+  /** scale: `--lease` of the engines (undefined: the engine's default, 5s). */
+  scaleLease: string | undefined;
+  failoverSetups: NatsSetup[];
+  /** failover: one run per lease duration. */
+  failoverLeases: string[];
+  /** failover: open-loop start rate as a fraction of the closed-loop capacity measured just before. */
+  failoverLoad: number;
+  failoverWarmupMs: number;
+  failoverCapacityMs: number;
+  /** failover: steady window at `failoverLoad` before the kill (the rate throughput must come back to). */
+  failoverSteadyMs: number;
+  /** failover: longest wait after the kill for the shards to move and throughput to come back. */
+  failoverObserveMs: number;
+  /** failover: load kept on once throughput is back. */
+  failoverAfterMs: number;
+  /** failover: longest wait for every started traceback's trail after the load stops. */
+  failoverDrainMs: number;
   drive: DriveSettings;
 }
 
@@ -345,7 +368,7 @@ export async function inFlightScenario(o: BenchOptions): Promise<InFlightResult>
       engineRssAfterStartsBytes: afterStarts?.rssBytes ?? 0,
       engineRssSettledBytes: settled?.rssBytes ?? 0,
       engineHwmBytes: settled?.hwmBytes ?? 0,
-      natsRssBytes: sampleProc(env.ns.pid)?.rssBytes ?? 0,
+      natsRssBytes: sampleProc(env.broker.pids[0] ?? -1)?.rssBytes ?? 0,
       settleSeconds: round((Date.now() - settleStart) / 1000),
       rssPerTracebackBytes: Math.round(fit.slope),
       projectedRssBytes: run.started >= o.inflight ? (afterStarts?.rssBytes ?? 0) : Math.round(fit.intercept + fit.slope * o.inflight),
