@@ -235,8 +235,11 @@ describe('distributed engine on a 3-node NATS cluster, 3 engines', { timeout: 30
   it('an engine added mid-run takes its share, handed over: every traceback ends once', async () => {
     let joined: EngineProcess | undefined;
     const { engines } = await scenario(['a1', 'a2'], 'join', '5s', async ({ engines, urls, args }) => {
-      joined = await spawnEngine(urls, [...args, '--id', 'a3']);
-      engines.push(joined);
+      const newcomer = await spawnEngine(urls, [...args, '--id', 'a3']);
+      joined = newcomer;
+      engines.push(newcomer);
+      // Shards are handed over once their owners have held them a lease period; wait for that.
+      await check(() => acquiredAny(newcomer), 60_000, { name: 'the new engine to take its share' });
     });
     expect(acquiredAny(joined!)).toBe(true);
     expect(engines.slice(0, 2).some((e) => e.log.some((l) => l.includes('"msg":"shards handed over"')))).toBe(true);

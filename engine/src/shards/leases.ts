@@ -216,7 +216,12 @@ export class ShardLeases {
         } catch (err) {
           if (!isConflict(err) || this.held.get(lease.shard) !== lease) return;
           // An earlier renewal whose reply was lost may have landed: then the lease is still ours.
-          const current = await this.o.kv.get(leaseKey(lease.shard)).catch(() => null);
+          let current: KvEntry | null;
+          try {
+            current = await this.o.kv.get(leaseKey(lease.shard));
+          } catch {
+            return; // unknown (the read failed too): keep it; it stops being writable on its own if not renewed
+          }
           const value = current && current.operation === 'PUT' ? decode(current) : undefined;
           if (current && value?.['nonce'] === this.nonce && value['epoch'] === lease.epoch) {
             lease.revision = current.revision;
