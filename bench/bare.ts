@@ -30,7 +30,7 @@ import {
   type CallData,
   type HopQuery,
 } from '../protocol/index.js';
-import { configFromArgv, serveParent } from './src/children.js';
+import { configFromArgv, runWorker, serveWorker } from './src/children.js';
 import { BARE_START_SUBJECT, BARE_STATE_BUCKET, BARE_TIMER_BUCKET, type BareTake } from './src/names.js';
 import { nowMs } from './src/stats.js';
 
@@ -263,24 +263,11 @@ async function main(): Promise<void> {
     await loop.catch(() => undefined);
     await nc.drain().catch(() => nc.close());
   };
-  serveParent({
-    take: (): BareTake => {
-      const taken = samples;
-      samples = [];
-      return { samples: taken, ...counters };
-    },
-    stop: async () => {
-      await stop();
-      setImmediate(() => process.exit(0));
-      return true;
-    },
-  });
-  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
-  process.send?.({ ready: true });
+  serveWorker((): BareTake => {
+    const taken = samples;
+    samples = [];
+    return { samples: taken, ...counters };
+  }, stop);
 }
 
-main().catch((err: unknown) => {
-  process.send?.({ failed: err instanceof Error ? err.stack ?? err.message : String(err) });
-  process.exitCode = 1;
-  setTimeout(() => process.exit(1), 100);
-});
+runWorker(main);

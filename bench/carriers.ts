@@ -9,7 +9,7 @@
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { connectCarrier, type Carrier } from '../carrier/index.js';
-import { configFromArgv, serveParent } from './src/children.js';
+import { configFromArgv, runWorker, serveWorker } from './src/children.js';
 import type { CarriersTake } from './src/names.js';
 import { answerFor, providersOf, type RoutePlan } from './src/routes.js';
 import { nowMs } from './src/stats.js';
@@ -70,24 +70,11 @@ async function main(): Promise<void> {
     await Promise.all(carriers.map((c) => c.stop()));
     await nc.drain().catch(() => nc.close());
   };
-  serveParent({
-    take: (): CarriersTake => {
-      const taken = samples;
-      samples = [];
-      return { samples: taken, ...counters };
-    },
-    stop: async () => {
-      await stop();
-      setImmediate(() => process.exit(0));
-      return true;
-    },
-  });
-  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
-  process.send?.({ ready: true });
+  serveWorker((): CarriersTake => {
+    const taken = samples;
+    samples = [];
+    return { samples: taken, ...counters };
+  }, stop);
 }
 
-main().catch((err: unknown) => {
-  process.send?.({ failed: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  process.exitCode = 1;
-  setTimeout(() => process.exit(1), 100);
-});
+runWorker(main);

@@ -301,3 +301,29 @@ export function serveParent(handlers: Record<string, (args: unknown) => Promise<
 export function configFromArgv<T>(): T {
   return JSON.parse(process.argv[2] ?? '{}') as T;
 }
+
+/**
+ * A forked worker's side of the protocol: `take` and `stop` served to the parent, SIGTERM
+ * stops it too, and the parent hears it is ready.
+ */
+export function serveWorker(take: () => unknown, stop: () => Promise<void>): void {
+  serveParent({
+    take,
+    stop: async () => {
+      await stop();
+      setImmediate(() => process.exit(0));
+      return true;
+    },
+  });
+  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
+  process.send?.({ ready: true });
+}
+
+/** Runs a worker's main; a failure is reported to the parent before the process exits. */
+export function runWorker(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.send?.({ failed: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100);
+  });
+}
